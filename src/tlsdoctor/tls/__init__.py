@@ -1,0 +1,1 @@
+"""TLS: record layer, handshake messages, registries of protocol numbers, certificate facts."""
