@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need, then lint, types, tests.
+# Debian packages (as root): tshark (the oracle), tcpdump, nginx, openssl, curl, iproute2 (the lab), patch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(tshark tcpdump nginx-light openssl curl iproute2 patch)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+# nginx from any Debian flavour will do.
+if command -v nginx >/dev/null 2>&1; then
+  missing=("${missing[@]/nginx-light}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "not root or no apt-get: ${missing[*]} missing; the tests that need them will skip and say why"
+  fi
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+echo "== ruff";  python3 -m ruff check src tests bench
+echo "== mypy --strict src"; python3 -m mypy src
+echo "== pytest"; python3 -m pytest -q -p no:cacheprovider "$@"
