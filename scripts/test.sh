@@ -4,16 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(tshark tcpdump nginx-light openssl curl iproute2 patch)
+export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
-for pkg in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+for pair in tshark:tshark tcpdump:tcpdump nginx:nginx openssl:openssl curl:curl ip:iproute2 patch:patch; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
-# nginx from any Debian flavour will do.
-if command -v nginx >/dev/null 2>&1; then
-  missing=("${missing[@]/nginx-light}")
-fi
-missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing: ${missing[*]}"
