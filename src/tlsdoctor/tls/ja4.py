@@ -1,0 +1,94 @@
+"""JA4, the TLS client fingerprint of FoxIO (BSD 3-Clause), computed from a parsed ClientHello.
+
+Theory of operation. Per FoxIO-LLC/ja4 ``technical_details/JA4.md``, a fingerprint is
+``a_b_c``:
+
+* ``a`` = transport (``t`` TCP, ``q`` QUIC, ``d`` DTLS), two version characters (the highest
+  non-GREASE supported_versions entry, else the ClientHello's legacy_version; ``13``, ``12``,
+  ``11``, ``10``, ``s3``, ``s2``, ``d1``, ``d2``, ``d3``, unknown ``00``), ``d`` when a server_name
+  extension is present else ``i``, the number of cipher suites and of extensions (GREASE
+  excluded, SNI and ALPN included, two digits, at most 99), and the first and last characters
+  of the first ALPN value (``00`` without one; when either end byte is not an ASCII letter or
+  digit, the first and last characters of the value's hex instead);
+* ``b`` = the first 12 hex characters of SHA-256 over the cipher suites as 4-digit lower-case
+  hex, GREASE removed, sorted, comma-separated; ``000000000000`` when there are none;
+* ``c`` = the same over the extensions, GREASE, server_name (0000) and ALPN (0010) removed, sorted,
+  then, when signature_algorithms is present and non-empty, ``_`` and its values in their original
+  order (GREASE removed); ``000000000000`` when that string is empty.
+
+Only JA4 is implemented here. JA4S, JA4H, JA4X and the other JA4+ methods are under the FoxIO
+License 1.1, which forbids use in a product: do not add them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+from tlsdoctor.tls.messages import ClientHello
+from tlsdoctor.tls.registry import ExtensionType, is_grease
+
+_VERSION_CHARS: Final[dict[int, str]] = {
+    0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
+    0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3",
+}
+_EMPTY_HASH: Final = "000000000000"
+
+
+def _hash12(text: str) -> str:
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12] if text else _EMPTY_HASH
+
+
+def _is_alnum(byte: int) -> bool:
+    return 0x30 <= byte <= 0x39 or 0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A
+
+
+def ja4_alpn_chars(first_alpn: bytes | None) -> str:
+    """The two ALPN characters of JA4_a (JA4.md "ALPN Extension Value")."""
+    if not first_alpn:
+        return "00"
+    first, last = first_alpn[0], first_alpn[-1]
+    if _is_alnum(first) and _is_alnum(last):
+        return chr(first) + chr(last)
+    hexed = first_alpn.hex()
+    return hexed[0] + hexed[-1]
+
+
+def ja4_version(client_hello: ClientHello) -> str:
+    version = client_hello.legacy_version
+    if client_hello.has_extension(ExtensionType.SUPPORTED_VERSIONS):
+        offered = [v for v in client_hello.supported_versions if not is_grease(v)]
+        if offered:
+            version = max(offered)
+    return _VERSION_CHARS.get(version, "00")
+
+
+def ja4_raw(client_hello: ClientHello, transport: str = "t") -> str:
+    """The unhashed form (``ja4_r``): the same ``a`` and the sorted lists in clear."""
+    a, ciphers, extensions = _parts(client_hello, transport)
+    return f"{a}_{ciphers}_{extensions}"
+
+
+def ja4(client_hello: ClientHello, transport: str = "t") -> str:
+    """JA4 of a ClientHello; ``transport`` is ``t`` (TLS over TCP), ``q`` (QUIC) or ``d`` (DTLS)."""
+    a, ciphers, extensions = _parts(client_hello, transport)
+    return f"{a}_{_hash12(ciphers)}_{_hash12(extensions)}"
+
+
+def _parts(ch: ClientHello, transport: str) -> tuple[str, str, str]:
+    if transport not in ("t", "q", "d"):
+        raise ValueError(f"JA4 transport must be 't', 'q' or 'd', not {transport!r}")
+    ciphers = [c for c in ch.cipher_suites if not is_grease(c)]
+    ext_types = [t for t in ch.extension_types if not is_grease(t)]
+    sni = "d" if ExtensionType.SERVER_NAME in ext_types else "i"
+    first_alpn = ch.alpn_raw[0] if ch.alpn_raw else None
+    a = (f"{transport}{ja4_version(ch)}{sni}{min(len(ciphers), 99):02d}{min(len(ext_types), 99):02d}"
+         f"{ja4_alpn_chars(first_alpn)}")
+    cipher_text = ",".join(f"{c:04x}" for c in sorted(ciphers))
+    hashed_exts = sorted(t for t in ext_types
+                         if t not in (ExtensionType.SERVER_NAME, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION))
+    ext_text = ",".join(f"{t:04x}" for t in hashed_exts)
+    sigs = [s for s in ch.signature_algorithms if not is_grease(s)]
+    if sigs:
+        ext_text += "_" + ",".join(f"{s:04x}" for s in sigs)
+    return a, cipher_text, ext_text
