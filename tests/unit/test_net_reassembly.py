@@ -142,3 +142,11 @@ def test_any_segmentation_order_and_duplication_yields_the_stream(payload: bytes
         out += r.segment(_seq(i), seg, n, n)
     assert _collect(out) == (payload, [])
     assert r.pending == {}
+
+
+def test_the_ack_of_a_fin_is_not_a_gap() -> None:
+    r = StreamReassembler()
+    r.set_isn(ISN)
+    r.segment(_seq(0), b"bye", 1, 0)
+    r.fin(_seq(3), 0)
+    assert r.ack_seen(_seq(4), 2) == []

@@ -32,7 +32,7 @@ Delivery = tuple[bytes | None, int, int]  # (data, frame, ts_ns) or (None, lost_
 
 
 class StreamReassembler:
-    __slots__ = ("base", "buffered", "conflicts", "delivered", "next_rel", "pending", "retransmissions")
+    __slots__ = ("base", "buffered", "conflicts", "delivered", "fin_rel", "next_rel", "pending", "retransmissions")
 
     def __init__(self) -> None:
         self.base: int | None = None  # absolute sequence number of relative offset 0
@@ -42,6 +42,7 @@ class StreamReassembler:
         self.delivered = 0
         self.retransmissions = 0
         self.conflicts = 0
+        self.fin_rel: int | None = None  # where the FIN sits: it takes one sequence number, not a byte
 
     def set_isn(self, isn: int) -> None:
         """The SYN's sequence number: payload starts at ISN + 1."""
@@ -125,12 +126,20 @@ class StreamReassembler:
         self._drain(out)
         return out
 
+    def fin(self, seq: int, payload_len: int) -> None:
+        """A FIN at ``seq`` after ``payload_len`` bytes: its sequence number is acknowledged like a byte."""
+        if self.base is None:
+            self.base = seq
+        self.fin_rel = self.rel(seq) + payload_len
+
     def ack_seen(self, ack: int, frame: int) -> list[Delivery]:
         """The peer acknowledged up to ``ack`` (absolute). Bytes it acknowledged that we never saw
         are a gap: they were sent and received, but not captured."""
         if self.base is None:
             return []
         upto = self.rel(ack)
+        if self.fin_rel is not None and upto > self.fin_rel:
+            upto = self.fin_rel
         if upto <= self.next_rel:
             return []
         if self.pending and min(self.pending) == self.next_rel:

@@ -1,0 +1,57 @@
+"""``tlsdoctor connections CAPTURE...``: one line per TCP/TLS connection, failures first."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "List every TCP/TLS connection of captures: endpoints, SNI, versions, how far the handshake got, how it ended."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), or - for stdin")
+    parser.add_argument("--failed", action="store_true", help="only connections whose TCP or TLS handshake failed")
+    parser.add_argument("--json", action="store_true", help="JSON Lines, one object per connection")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    import tempfile
+
+    from tlsdoctor.api import iter_connections
+    from tlsdoctor.capture import CaptureError
+    from tlsdoctor.report.connections import HEADER, record_to_json, summary_line
+
+    out = sys.stdout
+    status = 0
+    spool = None if args.json else tempfile.TemporaryFile("w+", encoding="utf-8")
+    if spool is not None:
+        out.write(HEADER + "\n")
+    counts = {"connections": 0, "failed": 0}
+    for path in args.captures:
+        try:
+            stream = iter_connections(path)
+            for rec in stream:
+                counts["connections"] += 1
+                if rec.failed:
+                    counts["failed"] += 1
+                elif args.failed:
+                    continue
+                if args.json:
+                    out.write(json.dumps(record_to_json(rec), ensure_ascii=False) + "\n")
+                elif rec.failed:
+                    out.write(summary_line(rec) + "\n")  # failures first, as they are found
+                else:
+                    spool.write(summary_line(rec) + "\n")  # type: ignore[union-attr]
+            for anomaly in stream.anomalies:
+                sys.stderr.write(f"tlsdoctor: {path}: {anomaly}\n")
+        except CaptureError as exc:
+            sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
+            status = 2
+    if spool is not None:
+        spool.seek(0)
+        for line in spool:
+            out.write(line)
+        spool.close()
+        sys.stderr.write(f"{counts['connections']} connections, {counts['failed']} failed\n")
+    return status

@@ -1,0 +1,645 @@
+"""The capture pass: frames -> TCP connections -> one ``ConnectionRecord`` each, in a single stream.
+
+Theory of operation.
+
+*Numbering.* Frames are numbered as Wireshark numbers them (the reader does that). TCP connections
+get Wireshark's ``tcp.stream`` numbers: a new number for the first packet of a 4-tuple, and a new
+number when a pure SYN arrives whose sequence number differs from the base sequence number of that
+direction of the existing conversation (port reuse; ``packet-tcp.c``, ``dissect_tcp``). Every other
+packet of the 4-tuple, however late, belongs to the newest conversation. To keep this exact after a
+connection's record was emitted, a finished connection stays in the table as a small *tombstone*
+for ``TOMBSTONE_SECONDS`` of capture time.
+
+*Two speeds.* A connection starts on the slow path: every packet goes into its timeline, its payload
+through per-direction reassembly (``net/reassembly.py``) into the TLS tracker (``handshake.py``).
+Once the handshake is settled (completed, failed, not TLS, or the byte cap hit) the connection turns
+*light*: its packets then cost a header read, a dict lookup and a few counters, unless they carry
+SYN, FIN or RST, or change TTL or MAC addresses, which are always recorded. For Ethernet + IPv4
+without options (most traffic) the header read is one ``struct`` call inlined in the loop.
+
+*Ending.* A connection is closed by a RST or by FINs from both sides; it lingers
+``CLOSE_LINGER_SECONDS`` of capture time (so that the final ACKs, and a real server's answer after an
+injected RST, are still attributed to it), then its record is emitted. A connection without packets
+for ``IDLE_TIMEOUT_SECONDS`` is emitted as idle. At the end of the capture the rest are emitted.
+
+Memory is bounded by the connections alive at once (``MAX_LIVE_CONNECTIONS``) and the caps of the
+timeline, the reassembly buffers and the TLS parser, never by the file's size. Every cap is reported
+as an anomaly when it is hit.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from tlsdoctor.connection import (
+    MAX_HISTORY,
+    ConnectionRecord,
+    DirectionFacts,
+    EndedBy,
+    Endpoint,
+    PacketFact,
+    TLSFacts,
+)
+from tlsdoctor.handshake import HandshakeTracker
+from tlsdoctor.net.decode import decode_ip, format_ip, format_mac, parse_tcp_options
+from tlsdoctor.net.reassembly import StreamReassembler
+
+# --- named caps -------------------------------------------------------------------------------
+CLOSE_LINGER_SECONDS: Final = 5
+IDLE_TIMEOUT_SECONDS: Final = 300
+TOMBSTONE_SECONDS: Final = 600
+MAX_LIVE_CONNECTIONS: Final = 200_000
+MAX_TOMBSTONES: Final = 1_000_000
+MAX_TIMELINE: Final = 64  # first packets kept per connection
+MAX_TIMELINE_TAIL: Final = 32  # later SYN/FIN/RST packets kept after that
+MAX_DISTINCT: Final = 8  # distinct TTLs / MACs kept per direction
+MAX_ANOMALIES_PER_CONNECTION: Final = 32
+MAX_CAPTURE_ANOMALIES: Final = 1000
+
+_NS: Final = 1_000_000_000
+_FIN: Final = 0x01
+_SYN: Final = 0x02
+_RST: Final = 0x04
+_PSH: Final = 0x08
+_ACK: Final = 0x10
+_MOD: Final = 1 << 32
+
+# IPv4 header (from its first byte) through the TCP window, skipping checksum and addresses:
+# version/IHL, total length, IP-ID, flags/fragment, TTL, protocol, [checksum, src, dst], ports, seq,
+# ack, data offset/flags, window.
+_V4TCP = struct.Struct("!BxHHHBB10xHHIIHH")
+_TCP = struct.Struct("!HHIIHH")
+_PORTS = struct.Struct("!HH")
+
+
+def _flag_letters(flags: int) -> str:
+    # Wireshark's order in tcp.flags.str is "CEUAPRSF"; we keep only the letters people read.
+    out = ""
+    if flags & _SYN:
+        out += "S"
+    if flags & _ACK:
+        out += "A"
+    if flags & _PSH:
+        out += "P"
+    if flags & _FIN:
+        out += "F"
+    if flags & _RST:
+        out += "R"
+    return out or "."
+
+
+class _Dir:
+    """Mutable state of one direction while the connection is alive."""
+
+    __slots__ = (
+        "base_seq", "conn", "dst_macs", "fin_frame", "ip_id_first", "ip_id_last", "isn", "key", "mac_last",
+        "max_ack_rel", "mss", "packets", "payload_bytes", "reasm", "retrans", "sack", "src_macs", "ts_opt",
+        "ttl_last", "ttls", "window_first", "wscale", "zero_window",
+    )
+
+    def __init__(self, conn: _Conn, key: bytes) -> None:
+        self.conn = conn
+        self.key = key
+        self.base_seq: int | None = None  # Wireshark's base_seq of this direction
+        self.isn: int | None = None
+        self.packets = 0
+        self.payload_bytes = 0
+        self.ttl_last = -1
+        self.ttls: list[int] = []
+        self.ip_id_first: int | None = None
+        self.ip_id_last: int | None = None
+        self.mac_last: bytes | None = None
+        self.src_macs: list[bytes] = []
+        self.dst_macs: list[bytes] = []
+        self.window_first: int | None = None
+        self.mss: int | None = None
+        self.wscale: int | None = None
+        self.sack = False
+        self.ts_opt = False
+        self.max_ack_rel = 0  # the highest relative ACK this direction sent for the peer's data
+        self.retrans = 0
+        self.reasm: StreamReassembler | None = StreamReassembler()
+        self.fin_frame: int | None = None
+        self.zero_window = False
+
+
+class _Conn:
+    __slots__ = (
+        "a", "anomalies", "b", "client", "closed_ts", "end_sender", "ended_by", "first_frame", "first_ts", "ipver",
+        "last_frame", "last_ts", "light", "milestones", "stream", "tail", "tcp_hist", "timeline", "tracker",
+    )
+
+    def __init__(self, stream: int, ipver: int, key: bytes, rkey: bytes, ts: int, frame: int) -> None:
+        self.stream = stream
+        self.ipver = ipver
+        self.a = _Dir(self, key)  # the direction of the first packet seen
+        self.b = _Dir(self, rkey)
+        self.client: _Dir | None = None  # decided by the SYN, the SYN-ACK, the first payload or the ports
+        self.first_ts = ts
+        self.last_ts = ts
+        self.first_frame = frame
+        self.last_frame = frame
+        self.light = False
+        self.closed_ts: int | None = None
+        self.ended_by: EndedBy | None = None
+        self.end_sender: _Dir | None = None
+        self.milestones: dict[str, int] = {}
+        # (frame, ts_ns, direction, flags, seq, ack, payload_len, ttl, ip_id, window, macs, tls letters)
+        self.timeline: list[tuple[int, int, _Dir, int, int, int, int, int, int | None, int, bytes | None, str]] = []
+        self.tail = 0
+        self.tcp_hist: list[str] = []
+        self.tracker: HandshakeTracker | None = None
+        self.anomalies: list[str] = []
+
+
+@dataclass(slots=True)
+class EngineStats:
+    frames: int = 0
+    tcp_packets: int = 0
+    not_tcp: int = 0
+    connections: int = 0
+    peak_live_connections: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> frames not used
+    caps_hit: dict[str, int] = field(default_factory=dict)
+
+
+class CaptureAnalyzer:
+    """Reads frames and yields one ConnectionRecord per TCP connection, as connections end.
+
+    ``analyze(frames)`` takes the reader's frame tuples ``(number, ts_ns, linktype, buf, offset,
+    caplen, origlen)``; anomalies of the capture as a whole collect in ``self.anomalies``.
+    """
+
+    def __init__(self, capture_name: str) -> None:
+        self.capture_name = capture_name
+        self.flows: dict[bytes, _Dir] = {}
+        self.live: dict[int, _Conn] = {}
+        self.closing: deque[_Conn] = deque()
+        self.tombstones: deque[tuple[int, _Conn]] = deque()
+        self.next_stream = 0
+        self.stats = EngineStats()
+        self.anomalies: list[str] = []
+        self._last_idle_sweep = 0
+
+    # --- the hot loop ---------------------------------------------------------------------------
+    def analyze(self, frames: Iterable[tuple[int, int, int, object, int, int, int]]) -> Iterator[ConnectionRecord]:
+        flows = self.flows
+        get = flows.get
+        v4tcp = _V4TCP.unpack_from
+        stats = self.stats
+        slow = self._slow
+        closing = self.closing
+        number = 0
+        ts = 0
+        countdown = 4096
+        for number, ts, linktype, buf, off, caplen, _origlen in frames:  # noqa: B007
+            countdown -= 1
+            if countdown == 0:
+                countdown = 4096
+                yield from self._housekeeping(ts)
+            # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
+            if (linktype == 1 and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0  # type: ignore[index]
+                    and buf[off + 14] == 0x45 and buf[off + 23] == 6):  # type: ignore[index]
+                _vihl, total, ipid, frag, ttl, _proto, sport, dport, seq, ack, offflags, win = v4tcp(
+                    buf, off + 14)  # type: ignore[call-overload]
+                if not frag & 0x3FFF:
+                    key = buf[off + 26 : off + 38]  # type: ignore[index]
+                    doff = (offflags >> 12) * 4
+                    flags = offflags & 0x0FFF
+                    plen = total - 20 - doff
+                    d = get(key)
+                    if d is not None:
+                        c = d.conn
+                        if c.light and not flags & 7:
+                            # An established, settled connection: counters only.
+                            d.packets += 1
+                            if plen > 0:
+                                d.payload_bytes += plen
+                            c.last_ts = ts
+                            c.last_frame = number
+                            if ttl != d.ttl_last or buf[off : off + 12] != d.mac_last:  # type: ignore[index]
+                                self._path_change(d, ttl, bytes(buf[off : off + 12]))  # type: ignore[index]
+                            d.ip_id_last = ipid
+                            continue
+                    stats.tcp_packets += 1
+                    if plen < 0:
+                        self._skip("bad_tcp_header_length")
+                        continue
+                    poff = off + 34 + doff
+                    avail = min(plen, off + caplen - poff)
+                    yield from slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
+                                    bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail)  # type: ignore[index]
+                    continue
+            # Generic path: VLAN tags, IPv6, IP options, other link types.
+            dec = decode_ip(linktype, buf, off, caplen)  # type: ignore[arg-type]
+            if isinstance(dec, str):
+                self._skip(dec, number)
+                continue
+            ipver, src, dst, ttl, ipid_g, l4, l4_end, smac, dmac = dec
+            end = min(l4_end, off + caplen)
+            if l4 + 20 > end:
+                self._skip("short_tcp_header", number)
+                continue
+            sport, dport, seq, ack, offflags, win = _TCP.unpack_from(buf, l4)  # type: ignore[call-overload]
+            doff = (offflags >> 12) * 4
+            if doff < 20:
+                self._skip("bad_tcp_header_length", number)
+                continue
+            flags = offflags & 0x0FFF
+            key = src + dst + _PORTS.pack(sport, dport)
+            plen = l4_end - l4 - doff
+            if plen < 0:
+                self._skip("bad_tcp_header_length", number)
+                continue
+            poff = l4 + doff
+            avail = max(0, min(plen, off + caplen - poff))
+            stats.tcp_packets += 1
+            macs = (dmac + smac) if (smac is not None and dmac is not None) else None
+            yield from slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
+                            macs, buf, l4, doff, poff, plen, avail)
+        stats.frames = number
+        # The end of the capture: everything still open is emitted.
+        while closing:
+            c = closing.popleft()
+            if c.stream in self.live:
+                yield self._finish(c, None)
+        for c in list(self.live.values()):
+            yield self._finish(c, EndedBy.CAPTURE_END)
+
+    # --- the slow path --------------------------------------------------------------------------
+    def _slow(self, d: _Dir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
+              dport: int, seq: int, ack: int, win: int, ttl: int, ipid: int | None, macs: bytes | None,
+              buf: object, l4: int, doff: int, poff: int, plen: int, avail: int) -> Iterator[ConnectionRecord]:
+        syn_only = flags & (_SYN | _ACK) == _SYN
+        if d is not None and syn_only and d.base_seq is not None and seq != d.base_seq:
+            # Port reuse: Wireshark starts a new tcp.stream (packet-tcp.c, "port reuse").
+            old = d.conn
+            if old.stream in self.live:
+                yield self._finish(old, None)
+            d = None
+        if d is None:
+            yield from self._make_room(ts)
+            rkey = _reverse_key(key, ipver)
+            c = _Conn(self.next_stream, ipver, key, rkey, ts, number)
+            self.next_stream += 1
+            self.stats.connections += 1
+            self.live[c.stream] = c
+            if len(self.live) > self.stats.peak_live_connections:
+                self.stats.peak_live_connections = len(self.live)
+            self.flows[key] = c.a
+            self.flows[rkey] = c.b
+            d = c.a
+        c = d.conn
+        peer = c.b if d is c.a else c.a
+        if c.stream not in self.live:
+            # A late packet of a connection whose record was already emitted (a tombstone).
+            return
+        c.last_ts = ts
+        c.last_frame = number
+        d.packets += 1
+        # Wireshark's base_seq: the SYN's seq, else seq - 1 for the first packet seen in a direction.
+        if d.base_seq is None:
+            d.base_seq = seq if flags & _SYN else (seq - 1) % _MOD
+        if ttl != d.ttl_last or (macs is not None and macs != d.mac_last):
+            self._path_change(d, ttl, macs)
+        if d.ip_id_first is None:
+            d.ip_id_first = ipid
+        d.ip_id_last = ipid
+        if d.window_first is None:
+            d.window_first = win
+
+        # Roles: the SYN's sender is the client; the SYN-ACK's receiver is.
+        if c.client is None:
+            if syn_only:
+                c.client = d
+            elif flags & (_SYN | _ACK) == (_SYN | _ACK):
+                c.client = peer
+        letter_dir_client = c.client is None or d is c.client
+
+        if flags & _SYN:
+            d.isn = seq
+            mss, wscale, sack, tsopt = parse_tcp_options(buf, l4 + 20, l4 + doff)  # type: ignore[arg-type]
+            d.mss, d.wscale, d.sack, d.ts_opt = mss, wscale, sack, tsopt
+            if d.reasm is not None:
+                d.reasm.set_isn(seq)
+            if syn_only:
+                c.milestones.setdefault("syn", number)
+                self._hist(c, d, "S")
+            else:
+                c.milestones.setdefault("syn_ack", number)
+                self._hist(c, d, "H")
+        if flags & _ACK and not flags & _SYN:
+            if peer.base_seq is not None:
+                rel = (ack - peer.base_seq) % _MOD
+                if rel < (1 << 31) and rel > d.max_ack_rel:
+                    d.max_ack_rel = rel
+            if plen == 0 and not flags & (_FIN | _RST):
+                self._hist(c, d, "A")
+                if "established" not in c.milestones and c.milestones.get("syn_ack") and c.client is d:
+                    c.milestones["established"] = number
+        if win == 0 and not flags & (_SYN | _RST):
+            if not d.zero_window:
+                d.zero_window = True
+                self._hist(c, d, "W")
+
+        tls_letters = ""
+        if plen > 0:
+            d.payload_bytes += plen
+            self._hist(c, d, "D")
+            if c.client is None:
+                c.client = d if _looks_like_client_start(buf, poff, avail) or dport < sport else peer
+                letter_dir_client = d is c.client
+            if not c.light:
+                tls_letters = self._payload(c, d, peer, number, ts, seq, buf, poff, plen, avail)
+        if flags & _ACK and not c.light and peer.reasm is not None and peer.reasm.base is not None:
+            for data, lost, _frame in peer.reasm.ack_seen(ack, number):
+                if data is None:
+                    self._anomaly(c, f"gap: {lost} bytes of the {self._side(c, peer)} never captured "
+                                     f"(the peer acknowledged them in frame {number})")
+                    self._hist(c, peer, "G")
+                    self._tracker(c).gap(peer is c.client, lost, number)
+        if flags & _FIN:
+            if d.reasm is not None:
+                d.reasm.fin(seq, plen)
+            if d.fin_frame is None:
+                d.fin_frame = number
+                c.milestones.setdefault("fin_client" if letter_dir_client else "fin_server", number)
+            self._hist(c, d, "F")
+            if c.ended_by is None and peer.fin_frame is None:
+                c.end_sender = d
+            if peer.fin_frame is not None and c.closed_ts is None:
+                self._close(c, ts, EndedBy.FIN)
+        if flags & _RST:
+            c.milestones.setdefault("rst", number)
+            self._hist(c, d, "R")
+            if c.ended_by is None or c.ended_by is EndedBy.FIN:
+                c.ended_by = EndedBy.RST
+                c.end_sender = d
+            if c.closed_ts is None:
+                self._close(c, ts, EndedBy.RST)
+
+        # The timeline: the first packets, then only SYN/FIN/RST.
+        if len(c.timeline) < MAX_TIMELINE or (flags & 7 and c.tail < MAX_TIMELINE_TAIL):
+            if len(c.timeline) >= MAX_TIMELINE:
+                c.tail += 1
+            c.timeline.append((number, ts, d, flags, seq, ack, plen, ttl, ipid, win, macs, tls_letters))
+        if c.tracker is not None and not c.light and c.tracker.settled:
+            self._go_light(c)
+
+    def _payload(self, c: _Conn, d: _Dir, peer: _Dir, number: int, ts: int, seq: int, buf: object, poff: int,
+                 plen: int, avail: int) -> str:
+        reasm = d.reasm
+        if reasm is None:
+            return ""
+        if avail < plen:
+            self._anomaly(c, f"frame {number}: {plen - avail} payload bytes not captured (snap length)")
+        data = bytes(buf[poff : poff + avail]) if avail > 0 else b""  # type: ignore[index]
+        before = reasm.retransmissions
+        out = reasm.segment(seq, data, number, ts)
+        if reasm.retransmissions != before:
+            d.retrans += 1
+            self._hist(c, d, "T")
+        if avail < plen:
+            # The missing tail is a gap: the parser must not read across it.
+            out.append((None, plen - avail, number))
+        tr = self._tracker(c)
+        from_client = d is c.client
+        letters = ""
+        for data_or_none, x, y in out:
+            if data_or_none is None:
+                self._hist(c, d, "G")
+                letters += tr.gap(from_client, x, y)
+            else:
+                letters += tr.feed(from_client, data_or_none, x, y)
+        return letters
+
+    def _tracker(self, c: _Conn) -> HandshakeTracker:
+        if c.tracker is None:
+            c.tracker = HandshakeTracker()
+        return c.tracker
+
+    def _go_light(self, c: _Conn) -> None:
+        c.light = True
+        c.a.reasm = None
+        c.b.reasm = None
+
+    # --- bookkeeping ----------------------------------------------------------------------------
+    def _path_change(self, d: _Dir, ttl: int, macs: bytes | None) -> None:
+        if ttl != d.ttl_last:
+            d.ttl_last = ttl
+            if ttl not in d.ttls and len(d.ttls) < MAX_DISTINCT:
+                d.ttls.append(ttl)
+        if macs is not None and macs != d.mac_last:
+            d.mac_last = macs
+            dst, src = macs[:6], macs[6:12]
+            if src not in d.src_macs and len(d.src_macs) < MAX_DISTINCT:
+                d.src_macs.append(src)
+            if dst not in d.dst_macs and len(d.dst_macs) < MAX_DISTINCT:
+                d.dst_macs.append(dst)
+
+    def _hist(self, c: _Conn, d: _Dir, letter: str) -> None:
+        is_client = c.client is None or d is c.client
+        ch = letter if is_client else letter.lower()
+        if ch not in c.tcp_hist:
+            c.tcp_hist.append(ch)
+
+    def _side(self, c: _Conn, d: _Dir) -> str:
+        return "client" if c.client is None or d is c.client else "server"
+
+    def _anomaly(self, c: _Conn, text: str) -> None:
+        if len(c.anomalies) < MAX_ANOMALIES_PER_CONNECTION:
+            c.anomalies.append(text)
+        elif len(c.anomalies) == MAX_ANOMALIES_PER_CONNECTION:
+            c.anomalies.append("more anomalies on this connection were not kept")
+
+    def _skip(self, reason: str, number: int | None = None) -> None:
+        skipped = self.stats.skipped
+        skipped[reason] = skipped.get(reason, 0) + 1
+        if reason in ("not_tcp", "not_ip"):
+            self.stats.not_tcp += 1
+        elif number is not None and skipped[reason] <= 3 and len(self.anomalies) < MAX_CAPTURE_ANOMALIES:
+            self.anomalies.append(f"frame {number}: {reason.replace('_', ' ')}")
+
+    def _cap(self, name: str, text: str) -> None:
+        caps = self.stats.caps_hit
+        if name not in caps:
+            self.anomalies.append(text)
+        caps[name] = caps.get(name, 0) + 1
+
+    def _close(self, c: _Conn, ts: int, how: EndedBy) -> None:
+        c.closed_ts = ts
+        if c.ended_by is None:
+            c.ended_by = how
+        self.closing.append(c)
+
+    def _housekeeping(self, ts: int) -> Iterator[ConnectionRecord]:
+        linger = CLOSE_LINGER_SECONDS * _NS
+        closing = self.closing
+        while closing and closing[0].closed_ts is not None and ts - closing[0].closed_ts > linger:  # type: ignore[operator]
+            c = closing.popleft()
+            if c.stream in self.live:
+                yield self._finish(c, None)
+        tomb_deadline = ts - TOMBSTONE_SECONDS * _NS
+        tombs = self.tombstones
+        while tombs and (tombs[0][0] < tomb_deadline or len(tombs) > MAX_TOMBSTONES):
+            if len(tombs) > MAX_TOMBSTONES and tombs[0][0] >= tomb_deadline:
+                self._cap("tombstones", f"more than {MAX_TOMBSTONES} finished connections within "
+                                        f"{TOMBSTONE_SECONDS} s: tcp.stream numbers of very late packets may "
+                                        "differ from Wireshark's")
+            _, c = tombs.popleft()
+            for dd in (c.a, c.b):
+                if self.flows.get(dd.key) is dd:
+                    del self.flows[dd.key]
+        if ts - self._last_idle_sweep > 10 * _NS:
+            self._last_idle_sweep = ts
+            deadline = ts - IDLE_TIMEOUT_SECONDS * _NS
+            for c in [c for c in self.live.values() if c.last_ts < deadline]:
+                yield self._finish(c, EndedBy.IDLE)
+
+    def _make_room(self, ts: int) -> Iterator[ConnectionRecord]:
+        if len(self.live) < MAX_LIVE_CONNECTIONS:
+            return
+        self._cap("live_connections", f"more than {MAX_LIVE_CONNECTIONS} connections alive at once: the least "
+                                      "recently active were ended early as idle")
+        victims = sorted(self.live.values(), key=lambda c: c.last_ts)[: MAX_LIVE_CONNECTIONS // 10]
+        for c in victims:
+            yield self._finish(c, EndedBy.IDLE)
+
+    # --- the record -----------------------------------------------------------------------------
+    def _finish(self, c: _Conn, how: EndedBy | None) -> ConnectionRecord:
+        del self.live[c.stream]
+        self.tombstones.append((c.last_ts, c))
+        if c.client is None:
+            c.client = c.a
+        client, server = c.client, (c.b if c.client is c.a else c.a)
+        tr = c.tracker
+        # Flush reassembly holes so the parser sees the rest, then settle the TLS facts.
+        if not c.light and tr is not None:
+            for dd in (client, server):
+                if dd.reasm is not None:
+                    for data, x, y in dd.reasm.flush(c.last_frame):
+                        if data is None:
+                            tr.gap(dd is client, x, y)
+                        else:
+                            tr.feed(dd is client, data, x, y)
+        ended_by = c.ended_by if c.ended_by is not None else how if how is not None else EndedBy.CAPTURE_END
+        tls = tr.summary(c.last_frame) if tr is not None and (tr.tls_seen or tr.not_tls) else None
+        end_sender = c.end_sender
+        if tls is not None and tls.fatal_alert is not None and ended_by is not EndedBy.RST:
+            ended_by = EndedBy.ALERT
+        elif tls is not None and tls.fatal_alert is not None and c.ended_by is EndedBy.RST:
+            # An alert and then a RST: the alert is the cause; the RST is how the socket closed.
+            ended_by = EndedBy.ALERT
+        if ended_by is EndedBy.ALERT and tls is not None and tls.fatal_alert is not None:
+            end_sender_name: str | None = tls.fatal_alert.sender
+        elif end_sender is not None:
+            end_sender_name = "client" if end_sender is client else "server"
+        else:
+            end_sender_name = None
+
+        ip_a, ip_b, port_a, port_b = _split_key(client.key, c.ipver)
+        packets = []
+        for number, ts, dd, flags, seq, ack, plen, ttl, ipid, win, macs, letters in c.timeline:
+            peer = server if dd is client else client
+            base = dd.base_seq or 0
+            packets.append(PacketFact(
+                frame=number, ts_ns=ts, from_client=dd is client, flags=_flag_letters(flags),
+                seq=(seq - base) % _MOD, ack=((ack - (peer.base_seq or 0)) % _MOD) if flags & _ACK else 0,
+                payload_len=plen, ttl=ttl, ip_id=ipid, window=win,
+                src_mac=format_mac(macs[6:12]) if macs else None, dst_mac=format_mac(macs[:6]) if macs else None,
+                tls=letters,
+            ))
+        milestones = dict(c.milestones)
+        if tls is not None:
+            milestones.update(tls.frames)
+        milestones["first"] = c.first_frame
+        milestones["last"] = c.last_frame
+        syn_seen = "syn" in milestones
+        established = syn_seen and "syn_ack" in milestones and (
+            "established" in milestones or client.max_ack_rel > 0 or client.payload_bytes > 0)
+        rec = ConnectionRecord(
+            capture=self.capture_name,
+            tcp_stream=c.stream,
+            client=Endpoint(ip_a, port_a),
+            server=Endpoint(ip_b, port_b),
+            ip_version=c.ipver,
+            first_ts_ns=c.first_ts,
+            last_ts_ns=c.last_ts,
+            frames=milestones,
+            tcp_history="".join(c.tcp_hist),
+            history=tls.history if tls is not None else "",
+            ended_by=ended_by,
+            end_sender=end_sender_name,
+            syn_seen=syn_seen,
+            tcp_established=established,
+            is_tls=tls.is_tls if tls is not None else False,
+            handshake_completed=tls.completed if tls is not None else False,
+            handshake_stage=tls.stage if tls is not None else ("tcp_established" if established else
+                                                                "syn" if syn_seen else "none"),
+            tls_version=tls.version if tls is not None else None,
+            versions_offered=tls.versions_offered if tls is not None else (),
+            sni=tls.sni if tls is not None else None,
+            alpn_offered=tls.alpn_offered if tls is not None else (),
+            alpn_chosen=tls.alpn_chosen if tls is not None else None,
+            cipher_suite=tls.cipher_suite if tls is not None else None,
+            tls=tls.facts if tls is not None else _EMPTY_TLS,
+            client_dir=_direction_facts(client, server),
+            server_dir=_direction_facts(server, client),
+            packets=tuple(packets),
+            anomalies=tuple(c.anomalies) + (tls.anomalies if tls is not None else ()),
+        )
+        # Drop the heavy parts; what stays is a tombstone for tcp.stream numbering.
+        c.tracker = None
+        c.timeline = []
+        c.a.reasm = None
+        c.b.reasm = None
+        c.light = True
+        return rec
+
+
+def _direction_facts(d: _Dir, peer: _Dir) -> DirectionFacts:
+    return DirectionFacts(
+        packets=d.packets,
+        payload_bytes=d.payload_bytes,
+        ttls=tuple(d.ttls),
+        first_ip_id=d.ip_id_first,
+        last_ip_id=d.ip_id_last,
+        src_macs=tuple(format_mac(m) for m in d.src_macs),
+        dst_macs=tuple(format_mac(m) for m in d.dst_macs),
+        isn=d.isn,
+        window=d.window_first,
+        mss=d.mss,
+        window_scale=d.wscale,
+        sack_permitted=d.sack,
+        timestamps=d.ts_opt,
+        acked_bytes=max(0, peer.max_ack_rel - (1 if d.isn is not None else 0)),
+        retransmissions=d.retrans,
+    )
+
+
+def _reverse_key(key: bytes, ipver: int) -> bytes:
+    n = 4 if ipver == 4 else 16
+    return key[n : 2 * n] + key[:n] + key[2 * n + 2 : 2 * n + 4] + key[2 * n : 2 * n + 2]
+
+
+def _split_key(key: bytes, ipver: int) -> tuple[str, str, int, int]:
+    n = 4 if ipver == 4 else 16
+    sport, dport = _PORTS.unpack_from(key, 2 * n)
+    return format_ip(key[:n]), format_ip(key[n : 2 * n]), sport, dport
+
+
+def _looks_like_client_start(buf: object, poff: int, avail: int) -> bool:
+    """A TLS handshake record holding a ClientHello, or an SSLv2-compatible ClientHello."""
+    if avail < 6:
+        return False
+    b0 = buf[poff]  # type: ignore[index]
+    if b0 == 0x16 and buf[poff + 1] == 3:  # type: ignore[index]
+        return bool(buf[poff + 5] == 1)  # type: ignore[index]
+    return bool(b0 & 0x80 and buf[poff + 2] == 1)  # type: ignore[index]
+
+
+_EMPTY_TLS = TLSFacts()

@@ -1,0 +1,363 @@
+"""The TLS side of one connection: both directions' TLS events -> the handshake's facts and outcome.
+
+Theory of operation. The engine feeds each direction's in-order bytes (and gaps) here; two
+``TLSDirectionParser``s turn them into events, and this tracker keeps what a diagnosis needs: the
+ClientHello and ServerHello, the certificates, the alerts, the encrypted record sizes, the frames of
+each milestone and the Zeek-style history letters (see ``connection.py``).
+
+When is a handshake *completed*? What the wire shows without keys:
+
+* TLS 1.2 and older (RFC 5246 section 7.3): each side sends ChangeCipherSpec and then its encrypted
+  Finished. The handshake is complete when both sides have sent ChangeCipherSpec followed by an
+  encrypted handshake record, and no fatal alert came.
+* TLS 1.3 (RFC 8446 section 2): everything after the ServerHello is encrypted. The client's Finished
+  is its first encrypted record of at least ``MIN_TLS13_FINISHED_RECORD`` bytes (a 32-byte verify_data
+  in a 4-byte header, 1 content-type byte and a 16-byte AEAD tag). An encrypted alert is 2 bytes of
+  alert, 1 content-type byte and a 16-byte tag: ``TLS13_ALERT_RECORD`` = 19 bytes. So: the handshake
+  completed when the client sent its Finished and the server then sent something other than a lone
+  19-byte record followed by the end (that is a server alert, e.g. certificate_required 116 for a
+  missing client certificate). A lone 19-byte client record instead of a Finished is a client alert
+  (typically a certificate the client rejected: 42-48). Such inferred alerts are marked ``encrypted``
+  with no code, and an anomaly says that a key log would confirm them.
+
+The tracker is *settled* (the engine stops feeding it and the connection goes on the cheap path)
+when the handshake completed, when a peer does not speak TLS, when a parser gave up, or when a
+direction carried more than ``MAX_TLS_BYTES_PER_DIRECTION`` without settling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from tlsdoctor.connection import MAX_HISTORY, Alert, TLSFacts
+from tlsdoctor.tls.alerts import alert_name
+from tlsdoctor.tls.events import (
+    AlertEvent,
+    ChangeCipherSpecEvent,
+    EncryptedRecordEvent,
+    HandshakeEvent,
+    NotTLSEvent,
+    TLSAnomaly,
+    TLSEvent,
+)
+from tlsdoctor.tls.ja4 import ja4
+from tlsdoctor.tls.certificates import CertificateFacts
+from tlsdoctor.tls.messages import CertificateMessage, ClientHello, HandshakeMessage, ServerHello
+from tlsdoctor.tls.registry import HandshakeType, cipher_suite_name, version_name
+from tlsdoctor.tls.stream import TLSDirectionParser
+
+MIN_TLS13_FINISHED_RECORD: Final = 4 + 32 + 1 + 16
+TLS13_ALERT_RECORD: Final = 2 + 1 + 16
+MAX_TLS_BYTES_PER_DIRECTION: Final = 256 * 1024
+MAX_RECORD_SIZES_KEPT: Final = 16
+
+# Zeek's ssl_history letters (scripts/base/protocols/ssl/main.zeek), client upper case.
+_HANDSHAKE_LETTERS: Final[dict[int, str]] = {
+    0: "H", 1: "C", 2: "S", 3: "V", 4: "T", 5: "E", 8: "O", 11: "X", 12: "K", 13: "R", 14: "N", 15: "Y",
+    16: "G", 20: "F", 21: "W", 22: "U", 23: "A", 24: "P", 254: "M",
+}
+
+# The handshake's progress, in order; ``stage`` is the furthest one reached.
+_STAGES: Final = (
+    "none", "client_hello", "hello_retry_request", "server_hello", "certificate", "server_key_exchange",
+    "certificate_request", "server_hello_done", "client_certificate", "client_key_exchange",
+    "change_cipher_spec", "encrypted_handshake", "finished",
+)
+_STAGE_RANK: Final = {s: i for i, s in enumerate(_STAGES)}
+_STAGE_OF_TYPE: Final[dict[int, str]] = {
+    11: "certificate", 12: "server_key_exchange", 13: "certificate_request", 14: "server_hello_done",
+    16: "client_key_exchange",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeSummary:
+    is_tls: bool
+    completed: bool
+    stage: str
+    version: str | None
+    versions_offered: tuple[str, ...]
+    sni: str | None
+    alpn_offered: tuple[str, ...]
+    alpn_chosen: str | None
+    cipher_suite: str | None
+    history: str
+    frames: dict[str, int]
+    fatal_alert: Alert | None
+    facts: TLSFacts
+    anomalies: tuple[str, ...] = field(default=())
+
+
+class _Side:
+    __slots__ = ("bytes_fed", "ccs_frame", "dead", "encrypted_after_ccs", "parser", "records")
+
+    def __init__(self, from_client: bool) -> None:
+        self.parser = TLSDirectionParser(from_client)
+        self.bytes_fed = 0
+        self.ccs_frame: int | None = None
+        self.encrypted_after_ccs = False
+        self.records: list[tuple[int, int]] = []  # (length, frame) of encrypted records, capped
+        self.dead = False
+
+
+class HandshakeTracker:
+    def __init__(self) -> None:
+        self.client = _Side(True)
+        self.server = _Side(False)
+        self.history: list[str] = []
+        self.history_cut = False
+        self.frames: dict[str, int] = {}
+        self.client_hello: ClientHello | None = None
+        self.server_hello: ServerHello | None = None
+        self.hrr: ServerHello | None = None
+        self.server_certs: tuple[CertificateFacts, ...] = ()
+        self.certificate_request: HandshakeMessage | None = None
+        self.client_certs: tuple[CertificateFacts, ...] | None = None
+        self.alerts: list[Alert] = []
+        self.not_tls: tuple[str, str, bytes] | None = None
+        self.anomalies: list[str] = []
+        self.stage = "none"
+        self.tls_seen = False
+        self.client_finished_frame: int | None = None
+        self.server_records_after_client_finished: list[int] = []
+        self.settled = False
+
+    # --- input ----------------------------------------------------------------------------------
+    def feed(self, from_client: bool, data: bytes, frame: int, ts_ns: int) -> str:
+        side = self.client if from_client else self.server
+        if side.dead:
+            return ""
+        side.bytes_fed += len(data)
+        letters = self._events(from_client, side.parser.feed(data, frame, ts_ns))
+        if side.bytes_fed > MAX_TLS_BYTES_PER_DIRECTION and not self.settled:
+            self.anomalies.append(
+                f"{'client' if from_client else 'server'} sent more than {MAX_TLS_BYTES_PER_DIRECTION} bytes "
+                "without the handshake settling; the rest was not parsed")
+            self.settled = True
+        return letters
+
+    def gap(self, from_client: bool, lost: int, frame: int) -> str:
+        side = self.client if from_client else self.server
+        if side.dead:
+            return ""
+        return self._events(from_client, side.parser.gap(frame))
+
+    # --- events ---------------------------------------------------------------------------------
+    def _letter(self, from_client: bool, letter: str) -> str:
+        ch = letter if from_client else letter.lower()
+        hist = self.history
+        if ch in "Dd" and hist and hist[-1] == ch:
+            return ""
+        if len(hist) >= MAX_HISTORY - 1:
+            self.history_cut = True
+            return ""
+        hist.append(ch)
+        return ch
+
+    def _reach(self, stage: str) -> None:
+        if _STAGE_RANK[stage] > _STAGE_RANK[self.stage]:
+            self.stage = stage
+
+    def _mark(self, name: str, frame: int) -> None:
+        self.frames.setdefault(name, frame)
+
+    def _events(self, from_client: bool, events: list[TLSEvent]) -> str:
+        side = self.client if from_client else self.server
+        who = "client" if from_client else "server"
+        out = ""
+        for ev in events:
+            if isinstance(ev, HandshakeEvent):
+                self.tls_seen = True
+                out += self._handshake(from_client, ev)
+            elif isinstance(ev, ChangeCipherSpecEvent):
+                self.tls_seen = True
+                side.ccs_frame = side.ccs_frame or ev.frame
+                self._mark(f"change_cipher_spec_{who}", ev.frame)
+                if self.server_hello is None or self.version_number() < 0x0304:
+                    self._reach("change_cipher_spec")
+                out += self._letter(from_client, "I")
+            elif isinstance(ev, AlertEvent):
+                self.tls_seen = True
+                code = None if ev.encrypted else ev.description
+                self.alerts.append(Alert(code=code, name=alert_name(code) if code is not None else "encrypted_alert",
+                                         sender=who, level=None if ev.encrypted else ev.level, frame=ev.frame,
+                                         encrypted=ev.encrypted))
+                self._mark("alert", ev.frame)
+                out += self._letter(from_client, "L")
+            elif isinstance(ev, EncryptedRecordEvent):
+                self.tls_seen = True
+                out += self._encrypted(from_client, side, ev)
+            elif isinstance(ev, NotTLSEvent):
+                if self.not_tls is None:
+                    self.not_tls = (who, ev.guess, bytes(ev.first_bytes))
+                self._mark("not_tls", ev.frame)
+                out += self._letter(from_client, "!")
+                side.dead = True
+                self.settled = True
+            elif isinstance(ev, TLSAnomaly):
+                self.anomalies.append(f"frame {ev.frame}: {ev.detail}" if ev.frame else ev.detail)
+                if ev.fatal:
+                    out += self._letter(from_client, "~")
+                    side.dead = True
+                    if self.client.dead and self.server.dead:
+                        self.settled = True
+        if not self.settled and self._completed_now():
+            self.settled = True
+        return out
+
+    def _handshake(self, from_client: bool, ev: HandshakeEvent) -> str:
+        msg = ev.message
+        t = ev.msg_type
+        letter = _HANDSHAKE_LETTERS.get(t, "Z")
+        if isinstance(msg, ClientHello) and from_client:
+            if self.client_hello is None:
+                self.client_hello = msg
+                self._mark("client_hello", ev.frame)
+                self._reach("client_hello")
+            else:
+                self._mark("client_hello_2", ev.frame)  # the second ClientHello after a HelloRetryRequest
+        elif isinstance(msg, ServerHello) and not from_client:
+            if msg.is_hrr:
+                letter = "J"
+                self.hrr = self.hrr or msg
+                self._mark("hello_retry_request", ev.frame)
+                self._reach("hello_retry_request")
+            else:
+                self.server_hello = self.server_hello or msg
+                self._mark("server_hello", ev.frame)
+                self._reach("server_hello")
+        elif isinstance(msg, CertificateMessage):
+            if from_client:
+                self.client_certs = tuple(msg.certificates)
+                self._mark("client_certificate", ev.frame)
+                self._reach("client_certificate")
+            else:
+                self.server_certs = tuple(msg.certificates)
+                self._mark("certificate", ev.frame)
+                self._reach("certificate")
+        else:
+            stage = _STAGE_OF_TYPE.get(t)
+            if stage is not None:
+                self._mark(stage, ev.frame)
+                self._reach(stage)
+            if t == HandshakeType.CERTIFICATE_REQUEST:
+                self.certificate_request = msg
+        return self._letter(from_client, letter)
+
+    def _encrypted(self, from_client: bool, side: _Side, ev: EncryptedRecordEvent) -> str:
+        who = "client" if from_client else "server"
+        if len(side.records) < MAX_RECORD_SIZES_KEPT:
+            side.records.append((ev.length, ev.frame))
+        self._mark(f"encrypted_{who}", ev.frame)
+        if side.ccs_frame is not None and ev.content_type == 22:
+            side.encrypted_after_ccs = True
+            self._mark(f"finished_{who}", ev.frame)
+            self._reach("encrypted_handshake")
+        if self.server_hello is not None and self.version_number() >= 0x0304:
+            self._reach("encrypted_handshake")
+            if from_client and self.client_finished_frame is None and ev.length >= MIN_TLS13_FINISHED_RECORD:
+                self.client_finished_frame = ev.frame
+                self._mark("finished_client", ev.frame)
+            elif not from_client and self.client_finished_frame is not None:
+                self.server_records_after_client_finished.append(ev.length)
+        return self._letter(from_client, "D")
+
+    # --- outcome --------------------------------------------------------------------------------
+    def version_number(self) -> int:
+        return self.server_hello.version if self.server_hello is not None else 0
+
+    def _fatal_alert(self) -> Alert | None:
+        for a in self.alerts:
+            if a.encrypted or a.level == 2 or (a.code is not None and a.code not in (0, 90, 100)):
+                return a
+        return None
+
+    def _completed_now(self) -> bool:
+        if self.server_hello is None or self._fatal_alert() is not None:
+            return False
+        if self.version_number() >= 0x0304:
+            post = self.server_records_after_client_finished
+            return self.client_finished_frame is not None and bool(post) and (post[0] != TLS13_ALERT_RECORD
+                                                                                 or len(post) > 1)
+        return self.client.encrypted_after_ccs and self.server.encrypted_after_ccs
+
+    def summary(self, last_frame: int) -> HandshakeSummary:
+        inferred: list[Alert] = []
+        anomalies = list(self.anomalies)
+        completed = self._completed_now()
+        v = self.version_number()
+        if not completed and self.server_hello is not None and v >= 0x0304 and self._fatal_alert() is None:
+            post = self.server_records_after_client_finished
+            if self.client_finished_frame is not None and not post:
+                # The client finished; the server sent nothing more before the end. Without keys we
+                # cannot tell a silent server from a healthy one that had nothing to say.
+                completed = True
+                anomalies.append("TLS 1.3: the client sent its Finished and the server sent nothing after it; "
+                                 "counted as completed (a key log would confirm)")
+            elif self.client_finished_frame is not None and post and post[0] == TLS13_ALERT_RECORD:
+                frame = self.frames.get("encrypted_server", last_frame)
+                inferred.append(Alert(code=None, name="encrypted_alert", sender="server", level=None,
+                                      frame=self._last_record_frame(self.server, frame), encrypted=True))
+                anomalies.append("TLS 1.3: the server answered the client's Finished with one 19-byte record "
+                                 "and closed: an encrypted alert (often certificate_required, 116); a key log "
+                                 "would show its code")
+            elif self.client_finished_frame is None:
+                small = [ln for ln, _f in self.client.records if ln == TLS13_ALERT_RECORD]
+                if small:
+                    inferred.append(Alert(code=None, name="encrypted_alert", sender="client", level=None,
+                                          frame=self._first_record_frame(self.client, TLS13_ALERT_RECORD),
+                                          encrypted=True))
+                    anomalies.append("TLS 1.3: the client answered the server's encrypted flight with a 19-byte "
+                                     "record instead of its Finished: an encrypted alert (often a certificate "
+                                     "it rejected, 42-48); a key log would show its code")
+        alerts = tuple(self.alerts) + tuple(inferred)
+        fatal = self._fatal_alert() or (inferred[0] if inferred else None)
+        stage = "finished" if completed else self.stage
+        if completed:
+            finished = [f for f in (self.frames.get("finished_server"), self.frames.get("finished_client")) if f]
+            if finished:
+                self.frames.setdefault("handshake_completed", max(finished))
+        ch = self.client_hello
+        sh = self.server_hello
+        history = "".join(self.history) + ("+" if self.history_cut else "")
+        facts = TLSFacts(
+            client_hello=ch,
+            server_hello=sh,
+            hello_retry_request=self.hrr,
+            server_certificates=self.server_certs,
+            certificate_request=self.certificate_request,
+            client_certificates=self.client_certs,
+            alerts=alerts,
+            encrypted_records_client=tuple(ln for ln, _f in self.client.records),
+            encrypted_records_server=tuple(ln for ln, _f in self.server.records),
+            not_tls=self.not_tls,
+            ja4=ja4(ch) if ch is not None else None,
+        )
+        return HandshakeSummary(
+            is_tls=self.tls_seen,
+            completed=completed,
+            stage=stage,
+            version=version_name(v) if sh is not None else None,
+            versions_offered=tuple(version_name(x) for x in ch.offered_versions) if ch is not None else (),
+            sni=ch.server_name if ch is not None else None,
+            alpn_offered=tuple(ch.alpn) if ch is not None else (),
+            alpn_chosen=sh.alpn if sh is not None else None,
+            cipher_suite=cipher_suite_name(sh.cipher_suite) if sh is not None else None,
+            history=history,
+            frames=dict(self.frames),
+            fatal_alert=fatal,
+            facts=facts,
+            anomalies=tuple(anomalies),
+        )
+
+    @staticmethod
+    def _last_record_frame(side: _Side, default: int) -> int:
+        return side.records[-1][1] if side.records else default
+
+    @staticmethod
+    def _first_record_frame(side: _Side, length: int) -> int:
+        for ln, f in side.records:
+            if ln == length:
+                return f
+        return 0

@@ -1,0 +1,122 @@
+"""``ConnectionRecord`` -> a JSON object (``tlsdoctor connections --json``) and a one-line summary.
+
+The JSON Lines form is versioned with the report (``tlsdoctor.report/1``); its fields are a public
+contract: ``capture``, ``tcp_stream``, ``client``, ``server`` (``ip:port``, IPv6 as ``[addr]:port``),
+``sni``, ``handshake_completed``, ``tls_version``, ``alert`` (``{code, name, sender, frame}`` or null),
+``ended_by``, ``history``, ``frames`` (milestone -> Wireshark frame number), and more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tlsdoctor.connection import Alert, ConnectionRecord, DirectionFacts, EndedBy
+from tlsdoctor.tls.certificates import CertificateFacts
+
+
+def _alert_json(a: Alert | None) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    return {"code": a.code, "name": a.name, "sender": a.sender, "frame": a.frame, "encrypted": a.encrypted}
+
+
+def _iso(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).isoformat(timespec="microseconds").replace(
+        "+00:00", "Z")
+
+
+def _direction_json(d: DirectionFacts) -> dict[str, Any]:
+    return {
+        "packets": d.packets, "payload_bytes": d.payload_bytes, "ttls": list(d.ttls),
+        "first_ip_id": d.first_ip_id, "last_ip_id": d.last_ip_id, "src_macs": list(d.src_macs),
+        "dst_macs": list(d.dst_macs), "isn": d.isn, "window": d.window, "mss": d.mss,
+        "window_scale": d.window_scale, "sack_permitted": d.sack_permitted, "timestamps": d.timestamps,
+        "acked_bytes": d.acked_bytes, "retransmissions": d.retransmissions,
+    }
+
+
+def _certificate_json(cert: CertificateFacts) -> dict[str, Any]:
+    return {
+        "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial,
+        "not_before": cert.not_before.isoformat() if cert.not_before else None,
+        "not_after": cert.not_after.isoformat() if cert.not_after else None,
+        "san_dns": list(cert.san_dns), "san_ips": list(cert.san_ips), "key_type": cert.key_type,
+        "key_size": cert.key_size, "signature_algorithm": cert.signature_algorithm, "sha256": cert.sha256,
+        "self_signed": cert.is_self_signed, "is_ca": cert.is_ca, "parse_error": cert.parse_error,
+    }
+
+
+def record_to_json(rec: ConnectionRecord) -> dict[str, Any]:
+    t = rec.tls
+    not_tls = None
+    if t.not_tls is not None:
+        sender, guess, first = t.not_tls
+        not_tls = {"sender": sender, "guess": guess, "first_bytes": first[:64].decode("latin-1")}
+    return {
+        "capture": rec.capture,
+        "tcp_stream": rec.tcp_stream,
+        "client": str(rec.client),
+        "server": str(rec.server),
+        "ip_version": rec.ip_version,
+        "start": _iso(rec.first_ts_ns),
+        "duration_ms": round((rec.last_ts_ns - rec.first_ts_ns) / 1e6, 3),
+        "failed": rec.failed,
+        "is_tls": rec.is_tls,
+        "sni": rec.sni,
+        "handshake_completed": rec.handshake_completed,
+        "handshake_stage": rec.handshake_stage,
+        "tls_version": rec.tls_version,
+        "versions_offered": list(rec.versions_offered),
+        "cipher_suite": rec.cipher_suite,
+        "alpn_offered": list(rec.alpn_offered),
+        "alpn_chosen": rec.alpn_chosen,
+        "ja4": t.ja4,
+        "alert": _alert_json(rec.alert),
+        "alerts": [_alert_json(a) for a in t.alerts],
+        "ended_by": rec.ended_by.value,
+        "end_sender": rec.end_sender,
+        "history": rec.history,
+        "tcp_history": rec.tcp_history,
+        "frames": dict(sorted(rec.frames.items(), key=lambda kv: (kv[1], kv[0]))),
+        "not_tls": not_tls,
+        "server_certificates": [_certificate_json(c) for c in t.server_certificates],
+        "client_certificates": (None if t.client_certificates is None
+                                else [_certificate_json(c) for c in t.client_certificates]),
+        "encrypted_records": {"client": list(t.encrypted_records_client),
+                              "server": list(t.encrypted_records_server)},
+        "tcp": {"syn_seen": rec.syn_seen, "established": rec.tcp_established,
+                "client": _direction_json(rec.client_dir), "server": _direction_json(rec.server_dir)},
+        "anomalies": list(rec.anomalies),
+    }
+
+
+def ending(rec: ConnectionRecord) -> str:
+    """How it ended, in a few words: 'alert 40 handshake_failure from server', 'RST from server'."""
+    a = rec.alert
+    if rec.ended_by is EndedBy.ALERT and a is not None:
+        code = f"{a.code} {a.name}" if a.code is not None else "encrypted alert"
+        return f"alert {code} from {a.sender}"
+    if rec.ended_by is EndedBy.RST:
+        return f"RST from {rec.end_sender or '?'}"
+    if rec.ended_by is EndedBy.FIN:
+        return f"FIN from {rec.end_sender or '?'} first"
+    if rec.ended_by is EndedBy.IDLE:
+        return "idle (evicted)"
+    return "open at capture end"
+
+
+def summary_line(rec: ConnectionRecord) -> str:
+    status = "FAIL" if rec.failed else "ok  "
+    versions = ",".join(v.replace("TLSv", "") for v in rec.versions_offered) or "-"
+    chosen = rec.tls_version.replace("TLSv", "") if rec.tls_version else "-"
+    if rec.tls.not_tls is not None:
+        chosen = f"not TLS ({rec.tls.not_tls[1]})"
+    sni = rec.sni if rec.sni is not None else "(no SNI)" if rec.is_tls else "-"
+    hist = f"{rec.tcp_history}/{rec.history}" if rec.history else rec.tcp_history
+    return (f"{status} {rec.tcp_stream:>6} {rec.client!s:>22} -> {rec.server!s:<22} {sni:<28} "
+            f"{versions}>{chosen:<6} {rec.handshake_stage:<20} {ending(rec):<42} {hist}")
+
+
+HEADER = (f"{'':4} {'stream':>6} {'client':>22}    {'server':<22} {'sni':<28} offered>chosen "
+          f"{'reached':<20} {'ended':<42} history (tcp/tls)")
