@@ -196,6 +196,9 @@ def transcript(name: str) -> Transcript:
                              sni="localhost")
     if name == "tls13_no_sni":
         return run_handshake(client_context(), server_context(server_pair))
+    if name == "tls12_alpn":
+        return run_handshake(client_context(max_version=v12, alpn=["h2", "http/1.1"]),
+                             server_context(server_pair, alpn=["http/1.1"]), sni="localhost")
     if name == "tls12_sni":
         return run_handshake(client_context(max_version=v12), server_context(server_pair), sni="example.test")
     if name == "tls12_rsa_no_sni":
@@ -221,14 +224,15 @@ def transcript(name: str) -> Transcript:
     raise KeyError(name)
 
 
-SCENARIOS = ("tls13_sni_alpn", "tls13_no_sni", "tls12_sni", "tls12_rsa_no_sni", "tls13_hrr", "tls12_client_cert",
-             "tls12_client_cert_missing", "tls12_expired", "tls13_expired", "version_mismatch")
+COMPLETING = ("tls13_sni_alpn", "tls13_no_sni", "tls12_alpn", "tls12_sni", "tls12_rsa_no_sni", "tls13_hrr",
+              "tls12_client_cert")
+SCENARIOS = (*COMPLETING, "tls12_client_cert_missing", "tls12_expired", "tls13_expired", "version_mismatch")
 
 
 # --- the harness itself ---------------------------------------------------------------------------
 
 def test_successful_scenarios_complete() -> None:
-    for name in ("tls13_sni_alpn", "tls13_no_sni", "tls12_sni", "tls12_rsa_no_sni", "tls13_hrr", "tls12_client_cert"):
+    for name in COMPLETING:
         t = transcript(name)
         assert t.client_done and t.server_done, (name, t.client_error, t.server_error)
 
