@@ -27,7 +27,8 @@ Two history strings, both in Zeek's spirit (client upper case, server lower case
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
+from typing import NamedTuple
 
 from tlsdoctor.tls.certificates import CertificateFacts
 from tlsdoctor.tls.messages import CertificateRequest, ClientHello, HandshakeMessage, ServerHello
@@ -35,7 +36,7 @@ from tlsdoctor.tls.messages import CertificateRequest, ClientHello, HandshakeMes
 MAX_HISTORY = 64
 
 
-class EndedBy(str, Enum):
+class EndedBy(StrEnum):
     """How a connection ended, as far as the capture shows."""
 
     ALERT = "alert"  # a fatal TLS alert, then (usually) a close
@@ -54,23 +55,36 @@ class Endpoint:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class PacketFact:
+class PacketFact(NamedTuple):
     """One packet of the connection's timeline (the first packets, and every SYN, FIN and RST)."""
 
     frame: int
     ts_ns: int
     from_client: bool
-    flags: str  # "S", "SA", "A", "PA", "FA", "R", "RA", ... (Wireshark's tcp.flags.str letters)
-    seq: int  # relative to the sender's ISN (0 = SYN), as Wireshark shows by default
-    ack: int  # relative to the receiver's ISN; 0 when ACK is not set
+    flags: str  # "S", "SA", "A", "AP", "AF", "R", "AR", ... (S SYN, A ACK, P PSH, F FIN, R RST)
+    seq: int  # relative to the sender's base sequence number (the SYN is 0), as Wireshark shows it
+    ack: int  # relative to the receiver's base sequence number; 0 when ACK is not set
     payload_len: int
     ttl: int  # IPv4 TTL or IPv6 hop limit
     ip_id: int | None  # None for IPv6
     window: int
     src_mac: str | None
     dst_mac: str | None
-    tls: str = ""  # the TLS history letters completed by this packet's bytes
+    tls: str  # the TLS history letters completed by this packet's bytes
+
+
+TimelineEntry = tuple[int, int, bool, int, int, int, int, int, int | None, int, bytes | None, str]
+"""The packet path's raw form of a PacketFact: (frame, ts_ns, sent_by_first_seen_side, TCP flags,
+absolute seq, absolute ack, payload_len, ttl, ip_id, window, dst+src MAC bytes, TLS letters).
+Kept raw so that a connection nobody looks at costs no objects; ``ConnectionRecord.packets`` decodes it."""
+
+
+def _flag_letters(flags: int) -> str:
+    out = ""
+    for bit, letter in ((0x02, "S"), (0x10, "A"), (0x08, "P"), (0x01, "F"), (0x04, "R")):
+        if flags & bit:
+            out += letter
+    return out or "."
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +163,25 @@ class ConnectionRecord:
     tls: TLSFacts
     client_dir: DirectionFacts
     server_dir: DirectionFacts
-    packets: tuple[PacketFact, ...]  # the first packets and every SYN/FIN/RST, capped
+    timeline: tuple[TimelineEntry, ...]  # the first packets and every SYN/FIN/RST, capped; see ``packets``
+    first_side_is_client: bool  # whether the first packet seen was the client's (decodes the timeline)
+    client_base_seq: int | None  # Wireshark's base sequence numbers, to show relative seq/ack
+    server_base_seq: int | None
     anomalies: tuple[str, ...] = field(default=())
+
+    @property
+    def packets(self) -> tuple[PacketFact, ...]:
+        """The timeline as PacketFacts, with relative sequence numbers as Wireshark shows them."""
+        out = []
+        cbase, sbase = self.client_base_seq or 0, self.server_base_seq or 0
+        for frame, ts, first_side, flags, seq, ack, plen, ttl, ipid, win, macs, letters in self.timeline:
+            from_client = first_side == self.first_side_is_client
+            own, peer = (cbase, sbase) if from_client else (sbase, cbase)
+            out.append(PacketFact(
+                frame, ts, from_client, _flag_letters(flags), (seq - own) % (1 << 32),
+                (ack - peer) % (1 << 32) if flags & 0x10 else 0, plen, ttl, ipid, win,
+                macs[6:12].hex(":") if macs else None, macs[:6].hex(":") if macs else None, letters))
+        return tuple(out)
 
     @property
     def alert(self) -> Alert | None:
@@ -167,13 +198,18 @@ class ConnectionRecord:
     def failed(self) -> bool:
         """True for a connection whose TCP or TLS handshake did not complete.
 
-        A TLS connection that completed its handshake is healthy even if it later ended with a RST
-        (many servers reset idle keep-alive connections). A connection that never carried TLS is
-        failed only when the TCP handshake itself failed, or a ClientHello-less exchange shows a
-        server that does not speak TLS on a TLS port.
+        - A connection whose handshake the capture did not see (it began before the capture,
+          ``handshake_stage == "mid_stream"``) is not judged.
+        - A TLS connection (the client sent a ClientHello) failed when its handshake did not complete;
+          one that completed is healthy even if it later ended with a RST.
+        - A connection that never carried TLS failed when the TCP handshake itself failed, or when the
+          client, once connected, sent nothing and the server gave up on it (seed 003: the server saw
+          no ClientHello and closed after 10 s). A plain-text protocol that ran is not a failure.
         """
+        if self.handshake_stage == "mid_stream":
+            return False
         if self.is_tls:
             return not self.handshake_completed
-        if self.tls.not_tls is not None:
+        if self.syn_seen and not self.tcp_established:
             return True
-        return self.syn_seen and not self.tcp_established
+        return self.tcp_established and self.client_dir.payload_bytes == 0 and self.end_sender == "server"

@@ -36,16 +36,15 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from tlsdoctor.connection import (
-    MAX_HISTORY,
     ConnectionRecord,
     DirectionFacts,
     EndedBy,
     Endpoint,
-    PacketFact,
+    TimelineEntry,
     TLSFacts,
 )
 from tlsdoctor.handshake import HandshakeTracker
-from tlsdoctor.net.decode import decode_ip, format_ip, format_mac, parse_tcp_options
+from tlsdoctor.net.decode import Buffer, decode_ip, format_ip, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
 
 # --- named caps -------------------------------------------------------------------------------
@@ -75,21 +74,8 @@ _V4TCP = struct.Struct("!BxHHHBB10xHHIIHH")
 _TCP = struct.Struct("!HHIIHH")
 _PORTS = struct.Struct("!HH")
 
-
-def _flag_letters(flags: int) -> str:
-    # Wireshark's order in tcp.flags.str is "CEUAPRSF"; we keep only the letters people read.
-    out = ""
-    if flags & _SYN:
-        out += "S"
-    if flags & _ACK:
-        out += "A"
-    if flags & _PSH:
-        out += "P"
-    if flags & _FIN:
-        out += "F"
-    if flags & _RST:
-        out += "R"
-    return out or "."
+FrameTuple = tuple[int, int, int, Buffer, int, int, int]
+"""(number, ts_ns, linktype, buf, offset, caplen, origlen): the reader's frames (docs/design.md)."""
 
 
 class _Dir:
@@ -130,7 +116,8 @@ class _Dir:
 class _Conn:
     __slots__ = (
         "a", "anomalies", "b", "client", "closed_ts", "end_sender", "ended_by", "first_frame", "first_ts", "ipver",
-        "last_frame", "last_ts", "light", "milestones", "stream", "tail", "tcp_hist", "timeline", "tracker",
+        "last_frame", "last_ts", "light", "mid_stream", "milestones", "stream", "tail", "tcp_hist", "timeline",
+        "tracker",
     )
 
     def __init__(self, stream: int, ipver: int, key: bytes, rkey: bytes, ts: int, frame: int) -> None:
@@ -144,12 +131,12 @@ class _Conn:
         self.first_frame = frame
         self.last_frame = frame
         self.light = False
+        self.mid_stream = False
         self.closed_ts: int | None = None
         self.ended_by: EndedBy | None = None
         self.end_sender: _Dir | None = None
         self.milestones: dict[str, int] = {}
-        # (frame, ts_ns, direction, flags, seq, ack, payload_len, ttl, ip_id, window, macs, tls letters)
-        self.timeline: list[tuple[int, int, _Dir, int, int, int, int, int, int | None, int, bytes | None, str]] = []
+        self.timeline: list[TimelineEntry] = []
         self.tail = 0
         self.tcp_hist: list[str] = []
         self.tracker: HandshakeTracker | None = None
@@ -186,7 +173,7 @@ class CaptureAnalyzer:
         self._last_idle_sweep = 0
 
     # --- the hot loop ---------------------------------------------------------------------------
-    def analyze(self, frames: Iterable[tuple[int, int, int, object, int, int, int]]) -> Iterator[ConnectionRecord]:
+    def analyze(self, frames: Iterable[FrameTuple]) -> Iterator[ConnectionRecord]:
         flows = self.flows
         get = flows.get
         v4tcp = _V4TCP.unpack_from
@@ -196,18 +183,18 @@ class CaptureAnalyzer:
         number = 0
         ts = 0
         countdown = 4096
-        for number, ts, linktype, buf, off, caplen, _origlen in frames:  # noqa: B007
+        for number, ts, linktype, buf, off, caplen, _origlen in frames:
             countdown -= 1
             if countdown == 0:
                 countdown = 4096
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
-            if (linktype == 1 and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0  # type: ignore[index]
-                    and buf[off + 14] == 0x45 and buf[off + 23] == 6):  # type: ignore[index]
+            if (linktype == 1 and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
+                    and buf[off + 14] == 0x45 and buf[off + 23] == 6):
                 _vihl, total, ipid, frag, ttl, _proto, sport, dport, seq, ack, offflags, win = v4tcp(
-                    buf, off + 14)  # type: ignore[call-overload]
+                    buf, off + 14)
                 if not frag & 0x3FFF:
-                    key = buf[off + 26 : off + 38]  # type: ignore[index]
+                    key = buf[off + 26 : off + 38]
                     doff = (offflags >> 12) * 4
                     flags = offflags & 0x0FFF
                     plen = total - 20 - doff
@@ -221,8 +208,8 @@ class CaptureAnalyzer:
                                 d.payload_bytes += plen
                             c.last_ts = ts
                             c.last_frame = number
-                            if ttl != d.ttl_last or buf[off : off + 12] != d.mac_last:  # type: ignore[index]
-                                self._path_change(d, ttl, bytes(buf[off : off + 12]))  # type: ignore[index]
+                            if ttl != d.ttl_last or buf[off : off + 12] != d.mac_last:
+                                self._path_change(d, ttl, bytes(buf[off : off + 12]))
                             d.ip_id_last = ipid
                             continue
                     stats.tcp_packets += 1
@@ -232,10 +219,10 @@ class CaptureAnalyzer:
                     poff = off + 34 + doff
                     avail = min(plen, off + caplen - poff)
                     yield from slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                                    bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail)  # type: ignore[index]
+                                    bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail)
                     continue
             # Generic path: VLAN tags, IPv6, IP options, other link types.
-            dec = decode_ip(linktype, buf, off, caplen)  # type: ignore[arg-type]
+            dec = decode_ip(linktype, buf, off, caplen)
             if isinstance(dec, str):
                 self._skip(dec, number)
                 continue
@@ -244,7 +231,7 @@ class CaptureAnalyzer:
             if l4 + 20 > end:
                 self._skip("short_tcp_header", number)
                 continue
-            sport, dport, seq, ack, offflags, win = _TCP.unpack_from(buf, l4)  # type: ignore[call-overload]
+            sport, dport, seq, ack, offflags, win = _TCP.unpack_from(buf, l4)
             doff = (offflags >> 12) * 4
             if doff < 20:
                 self._skip("bad_tcp_header_length", number)
@@ -273,7 +260,7 @@ class CaptureAnalyzer:
     # --- the slow path --------------------------------------------------------------------------
     def _slow(self, d: _Dir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
               dport: int, seq: int, ack: int, win: int, ttl: int, ipid: int | None, macs: bytes | None,
-              buf: object, l4: int, doff: int, poff: int, plen: int, avail: int) -> Iterator[ConnectionRecord]:
+              buf: Buffer, l4: int, doff: int, poff: int, plen: int, avail: int) -> Iterator[ConnectionRecord]:
         syn_only = flags & (_SYN | _ACK) == _SYN
         if d is not None and syn_only and d.base_seq is not None and seq != d.base_seq:
             # Port reuse: Wireshark starts a new tcp.stream (packet-tcp.c, "port reuse").
@@ -322,7 +309,7 @@ class CaptureAnalyzer:
 
         if flags & _SYN:
             d.isn = seq
-            mss, wscale, sack, tsopt = parse_tcp_options(buf, l4 + 20, l4 + doff)  # type: ignore[arg-type]
+            mss, wscale, sack, tsopt = parse_tcp_options(buf, l4 + 20, l4 + doff)
             d.mss, d.wscale, d.sack, d.ts_opt = mss, wscale, sack, tsopt
             if d.reasm is not None:
                 d.reasm.set_isn(seq)
@@ -341,10 +328,9 @@ class CaptureAnalyzer:
                 self._hist(c, d, "A")
                 if "established" not in c.milestones and c.milestones.get("syn_ack") and c.client is d:
                     c.milestones["established"] = number
-        if win == 0 and not flags & (_SYN | _RST):
-            if not d.zero_window:
-                d.zero_window = True
-                self._hist(c, d, "W")
+        if win == 0 and not flags & (_SYN | _RST) and not d.zero_window:
+            d.zero_window = True
+            self._hist(c, d, "W")
 
         tls_letters = ""
         if plen > 0:
@@ -354,7 +340,13 @@ class CaptureAnalyzer:
                 c.client = d if _looks_like_client_start(buf, poff, avail) or dport < sport else peer
                 letter_dir_client = d is c.client
             if not c.light:
-                tls_letters = self._payload(c, d, peer, number, ts, seq, buf, poff, plen, avail)
+                if "syn" not in c.milestones and not c.a.payload_bytes + c.b.payload_bytes - plen \
+                        and not (d is c.client and _looks_like_client_start(buf, poff, avail)):
+                    # The capture began inside this connection: its handshake is not in the capture.
+                    c.mid_stream = True
+                    self._go_light(c)
+                else:
+                    tls_letters = self._payload(c, d, peer, number, ts, seq, buf, poff, plen, avail)
         if flags & _ACK and not c.light and peer.reasm is not None and peer.reasm.base is not None:
             for data, lost, _frame in peer.reasm.ack_seen(ack, number):
                 if data is None:
@@ -386,18 +378,18 @@ class CaptureAnalyzer:
         if len(c.timeline) < MAX_TIMELINE or (flags & 7 and c.tail < MAX_TIMELINE_TAIL):
             if len(c.timeline) >= MAX_TIMELINE:
                 c.tail += 1
-            c.timeline.append((number, ts, d, flags, seq, ack, plen, ttl, ipid, win, macs, tls_letters))
+            c.timeline.append((number, ts, d is c.a, flags, seq, ack, plen, ttl, ipid, win, macs, tls_letters))
         if c.tracker is not None and not c.light and c.tracker.settled:
             self._go_light(c)
 
-    def _payload(self, c: _Conn, d: _Dir, peer: _Dir, number: int, ts: int, seq: int, buf: object, poff: int,
+    def _payload(self, c: _Conn, d: _Dir, peer: _Dir, number: int, ts: int, seq: int, buf: Buffer, poff: int,
                  plen: int, avail: int) -> str:
         reasm = d.reasm
         if reasm is None:
             return ""
         if avail < plen:
             self._anomaly(c, f"frame {number}: {plen - avail} payload bytes not captured (snap length)")
-        data = bytes(buf[poff : poff + avail]) if avail > 0 else b""  # type: ignore[index]
+        data = bytes(buf[poff : poff + avail]) if avail > 0 else b""
         before = reasm.retransmissions
         out = reasm.segment(seq, data, number, ts)
         if reasm.retransmissions != before:
@@ -479,7 +471,7 @@ class CaptureAnalyzer:
     def _housekeeping(self, ts: int) -> Iterator[ConnectionRecord]:
         linger = CLOSE_LINGER_SECONDS * _NS
         closing = self.closing
-        while closing and closing[0].closed_ts is not None and ts - closing[0].closed_ts > linger:  # type: ignore[operator]
+        while closing and closing[0].closed_ts is not None and ts - closing[0].closed_ts > linger:
             c = closing.popleft()
             if c.stream in self.live:
                 yield self._finish(c, None)
@@ -542,17 +534,6 @@ class CaptureAnalyzer:
             end_sender_name = None
 
         ip_a, ip_b, port_a, port_b = _split_key(client.key, c.ipver)
-        packets = []
-        for number, ts, dd, flags, seq, ack, plen, ttl, ipid, win, macs, letters in c.timeline:
-            peer = server if dd is client else client
-            base = dd.base_seq or 0
-            packets.append(PacketFact(
-                frame=number, ts_ns=ts, from_client=dd is client, flags=_flag_letters(flags),
-                seq=(seq - base) % _MOD, ack=((ack - (peer.base_seq or 0)) % _MOD) if flags & _ACK else 0,
-                payload_len=plen, ttl=ttl, ip_id=ipid, window=win,
-                src_mac=format_mac(macs[6:12]) if macs else None, dst_mac=format_mac(macs[:6]) if macs else None,
-                tls=letters,
-            ))
         milestones = dict(c.milestones)
         if tls is not None:
             milestones.update(tls.frames)
@@ -578,8 +559,8 @@ class CaptureAnalyzer:
             tcp_established=established,
             is_tls=tls.is_tls if tls is not None else False,
             handshake_completed=tls.completed if tls is not None else False,
-            handshake_stage=tls.stage if tls is not None else ("tcp_established" if established else
-                                                                "syn" if syn_seen else "none"),
+            handshake_stage=("mid_stream" if c.mid_stream else tls.stage if tls is not None else
+                             "tcp_established" if established else "syn" if syn_seen else "none"),
             tls_version=tls.version if tls is not None else None,
             versions_offered=tls.versions_offered if tls is not None else (),
             sni=tls.sni if tls is not None else None,
@@ -589,7 +570,10 @@ class CaptureAnalyzer:
             tls=tls.facts if tls is not None else _EMPTY_TLS,
             client_dir=_direction_facts(client, server),
             server_dir=_direction_facts(server, client),
-            packets=tuple(packets),
+            timeline=tuple(c.timeline),
+            first_side_is_client=client is c.a,
+            client_base_seq=client.base_seq,
+            server_base_seq=server.base_seq,
             anomalies=tuple(c.anomalies) + (tls.anomalies if tls is not None else ()),
         )
         # Drop the heavy parts; what stays is a tombstone for tcp.stream numbering.
@@ -608,8 +592,8 @@ def _direction_facts(d: _Dir, peer: _Dir) -> DirectionFacts:
         ttls=tuple(d.ttls),
         first_ip_id=d.ip_id_first,
         last_ip_id=d.ip_id_last,
-        src_macs=tuple(format_mac(m) for m in d.src_macs),
-        dst_macs=tuple(format_mac(m) for m in d.dst_macs),
+        src_macs=tuple(m.hex(":") for m in d.src_macs),
+        dst_macs=tuple(m.hex(":") for m in d.dst_macs),
         isn=d.isn,
         window=d.window_first,
         mss=d.mss,
@@ -632,14 +616,14 @@ def _split_key(key: bytes, ipver: int) -> tuple[str, str, int, int]:
     return format_ip(key[:n]), format_ip(key[n : 2 * n]), sport, dport
 
 
-def _looks_like_client_start(buf: object, poff: int, avail: int) -> bool:
+def _looks_like_client_start(buf: Buffer, poff: int, avail: int) -> bool:
     """A TLS handshake record holding a ClientHello, or an SSLv2-compatible ClientHello."""
     if avail < 6:
         return False
-    b0 = buf[poff]  # type: ignore[index]
-    if b0 == 0x16 and buf[poff + 1] == 3:  # type: ignore[index]
-        return bool(buf[poff + 5] == 1)  # type: ignore[index]
-    return bool(b0 & 0x80 and buf[poff + 2] == 1)  # type: ignore[index]
+    b0 = buf[poff]
+    if b0 == 0x16 and buf[poff + 1] == 3:
+        return bool(buf[poff + 5] == 1)
+    return bool(b0 & 0x80 and buf[poff + 2] == 1)
 
 
 _EMPTY_TLS = TLSFacts()

@@ -32,6 +32,7 @@ from typing import Final
 
 from tlsdoctor.connection import MAX_HISTORY, Alert, TLSFacts
 from tlsdoctor.tls.alerts import alert_name
+from tlsdoctor.tls.certificates import CertificateFacts
 from tlsdoctor.tls.events import (
     AlertEvent,
     ChangeCipherSpecEvent,
@@ -42,7 +43,6 @@ from tlsdoctor.tls.events import (
     TLSEvent,
 )
 from tlsdoctor.tls.ja4 import ja4
-from tlsdoctor.tls.certificates import CertificateFacts
 from tlsdoctor.tls.messages import CertificateMessage, ClientHello, HandshakeMessage, ServerHello
 from tlsdoctor.tls.registry import HandshakeType, cipher_suite_name, version_name
 from tlsdoctor.tls.stream import TLSDirectionParser

@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     status = 0
-    spool = None if args.json else tempfile.TemporaryFile("w+", encoding="utf-8")
+    # Healthy lines wait in a temporary file so that failures print first with bounded memory.
+    spool = None if args.json else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
     if spool is not None:
         out.write(HEADER + "\n")
     counts = {"connections": 0, "failed": 0}

@@ -18,8 +18,9 @@ import mmap
 import struct
 from typing import Final
 
-Buffer = bytes | bytearray | mmap.mmap
-"""What a frame's bytes live in: the reader's mmap of the file, or one of its chunks."""
+Buffer = bytes | mmap.mmap
+"""What a frame's bytes live in: the reader's mmap of the file, or one of its chunks (bytes, not a
+bytearray: slices of it are dict keys)."""
 
 # LINKTYPE_* numbers (https://www.tcpdump.org/linktypes.html)
 LINKTYPE_NULL: Final = 0
@@ -189,7 +190,7 @@ def format_ip(raw: bytes) -> str:
 
 
 def format_mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+    return raw.hex(":")
 
 
 def parse_tcp_options(buf: Buffer, start: int, end: int) -> tuple[int | None, int | None, bool, bool]:
