@@ -218,8 +218,11 @@ class CaptureAnalyzer:
                         continue
                     poff = off + 34 + doff
                     avail = min(plen, off + caplen - poff)
-                    yield from slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                                    bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail)
+                    try:
+                        yield from slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
+                                        bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail)
+                    except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
+                        self._internal_error(number, key, exc)
                     continue
             # Generic path: VLAN tags, IPv6, IP options, other link types.
             dec = decode_ip(linktype, buf, off, caplen)
@@ -246,8 +249,11 @@ class CaptureAnalyzer:
             avail = max(0, min(plen, off + caplen - poff))
             stats.tcp_packets += 1
             macs = (dmac + smac) if (smac is not None and dmac is not None) else None
-            yield from slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
-                            macs, buf, l4, doff, poff, plen, avail)
+            try:
+                yield from slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
+                                macs, buf, l4, doff, poff, plen, avail)
+            except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
+                self._internal_error(number, key, exc)
         stats.frames = number
         # The end of the capture: everything still open is emitted.
         while closing:
@@ -420,6 +426,20 @@ class CaptureAnalyzer:
         c.b.reasm = None
 
     # --- bookkeeping ----------------------------------------------------------------------------
+    def _internal_error(self, number: int, key: bytes, exc: Exception) -> None:
+        """An exception in our own code while handling a frame. The frame's connection stops being
+        analysed in depth (it goes on the cheap path), the error is reported as tlsdoctor's bug with
+        the frame number, and the rest of the capture is still read."""
+        text = (f"frame {number}: internal error in tlsdoctor ({type(exc).__name__}: {exc}); this is our bug, "
+                "please report it with this frame")
+        if len(self.anomalies) < MAX_CAPTURE_ANOMALIES:
+            self.anomalies.append(text)
+        self.stats.caps_hit["internal_errors"] = self.stats.caps_hit.get("internal_errors", 0) + 1
+        d = self.flows.get(key)
+        if d is not None and d.conn.stream in self.live:
+            self._anomaly(d.conn, text)
+            self._go_light(d.conn)
+
     def _path_change(self, d: _Dir, ttl: int, macs: bytes | None) -> None:
         if ttl != d.ttl_last:
             d.ttl_last = ttl

@@ -87,6 +87,11 @@ def record_to_json(rec: ConnectionRecord) -> dict[str, Any]:
                               "server": list(t.encrypted_records_server)},
         "tcp": {"syn_seen": rec.syn_seen, "established": rec.tcp_established,
                 "client": _direction_json(rec.client_dir), "server": _direction_json(rec.server_dir)},
+        "tcp_events": [
+            {"frame": p.frame, "flags": p.flags, "from": "client" if p.from_client else "server",
+             "time": _iso(p.ts_ns), "ttl": p.ttl, "ip_id": p.ip_id}
+            for p in rec.packets if set(p.flags) & {"S", "F", "R"}
+        ],
         "anomalies": list(rec.anomalies),
     }
 
