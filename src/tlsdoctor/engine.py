@@ -82,7 +82,7 @@ class _Dir:
     """Mutable state of one direction while the connection is alive."""
 
     __slots__ = (
-        "base_seq", "conn", "dst_macs", "fin_frame", "ip_id_first", "ip_id_last", "isn", "key", "mac_last",
+        "base_seq", "conn", "dst_macs", "fin_frame", "fin_offset", "ip_id_first", "ip_id_last", "isn", "key", "mac_last",
         "max_ack_rel", "mss", "packets", "payload_bytes", "reasm", "retrans", "sack", "src_macs", "ts_opt",
         "ttl_last", "ttls", "window_first", "wscale", "zero_window",
     )
@@ -110,6 +110,7 @@ class _Dir:
         self.retrans = 0
         self.reasm: StreamReassembler | None = StreamReassembler()
         self.fin_frame: int | None = None
+        self.fin_offset: int | None = None  # payload bytes before the FIN (the FIN takes one sequence number)
         self.zero_window = False
 
 
@@ -213,14 +214,15 @@ class CaptureAnalyzer:
                             d.ip_id_last = ipid
                             continue
                     stats.tcp_packets += 1
-                    if plen < 0:
-                        self._skip("bad_tcp_header_length")
+                    if plen < 0 or doff < 20:
+                        self._skip("bad_tcp_header_length", number)
                         continue
                     poff = off + 34 + doff
                     avail = min(plen, off + caplen - poff)
                     try:
                         yield from slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                                        bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail)
+                                        bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail,
+                                        off + caplen)
                     except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                         self._internal_error(number, key, exc)
                     continue
@@ -251,7 +253,7 @@ class CaptureAnalyzer:
             macs = (dmac + smac) if (smac is not None and dmac is not None) else None
             try:
                 yield from slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
-                                macs, buf, l4, doff, poff, plen, avail)
+                                macs, buf, l4, doff, poff, plen, avail, end)
             except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                 self._internal_error(number, key, exc)
         stats.frames = number
@@ -266,7 +268,8 @@ class CaptureAnalyzer:
     # --- the slow path --------------------------------------------------------------------------
     def _slow(self, d: _Dir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
               dport: int, seq: int, ack: int, win: int, ttl: int, ipid: int | None, macs: bytes | None,
-              buf: Buffer, l4: int, doff: int, poff: int, plen: int, avail: int) -> Iterator[ConnectionRecord]:
+              buf: Buffer, l4: int, doff: int, poff: int, plen: int, avail: int,
+              cap_end: int) -> Iterator[ConnectionRecord]:
         syn_only = flags & (_SYN | _ACK) == _SYN
         if d is not None and syn_only and d.base_seq is not None and seq != d.base_seq:
             # Port reuse: Wireshark starts a new tcp.stream (packet-tcp.c, "port reuse").
@@ -315,7 +318,8 @@ class CaptureAnalyzer:
 
         if flags & _SYN:
             d.isn = seq
-            mss, wscale, sack, tsopt = parse_tcp_options(buf, l4 + 20, l4 + doff)
+            # The options end at the data offset, or where the captured bytes end if sooner.
+            mss, wscale, sack, tsopt = parse_tcp_options(buf, l4 + 20, min(l4 + doff, cap_end))
             d.mss, d.wscale, d.sack, d.ts_opt = mss, wscale, sack, tsopt
             if d.reasm is not None:
                 d.reasm.set_isn(seq)
@@ -365,6 +369,7 @@ class CaptureAnalyzer:
                 d.reasm.fin(seq, plen)
             if d.fin_frame is None:
                 d.fin_frame = number
+                d.fin_offset = (seq - (d.base_seq or 0)) % _MOD + plen - (1 if d.isn is not None else 0)
                 c.milestones.setdefault("fin_client" if letter_dir_client else "fin_server", number)
             self._hist(c, d, "F")
             if c.ended_by is None and peer.fin_frame is None:
@@ -620,9 +625,18 @@ def _direction_facts(d: _Dir, peer: _Dir) -> DirectionFacts:
         window_scale=d.wscale,
         sack_permitted=d.sack,
         timestamps=d.ts_opt,
-        acked_bytes=max(0, peer.max_ack_rel - (1 if d.isn is not None else 0)),
+        acked_bytes=_acked_bytes(d, peer),
         retransmissions=d.retrans,
     )
+
+
+def _acked_bytes(d: _Dir, peer: _Dir) -> int:
+    """Payload bytes of ``d`` that ``peer`` acknowledged: its highest ACK, less the SYN's and the FIN's
+    sequence numbers, which are not bytes."""
+    acked = max(0, peer.max_ack_rel - (1 if d.isn is not None else 0))
+    if d.fin_offset is not None and acked > d.fin_offset:
+        acked = d.fin_offset
+    return acked
 
 
 def _reverse_key(key: bytes, ipver: int) -> bytes:
