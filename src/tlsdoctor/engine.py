@@ -82,8 +82,8 @@ class _Dir:
     """Mutable state of one direction while the connection is alive."""
 
     __slots__ = (
-        "base_seq", "conn", "dst_macs", "fin_frame", "fin_offset", "ip_id_first", "ip_id_last", "isn", "key", "mac_last",
-        "max_ack_rel", "mss", "packets", "payload_bytes", "reasm", "retrans", "sack", "src_macs", "ts_opt",
+        "base_seq", "conn", "dst_macs", "fin_frame", "fin_offset", "ip_id_first", "ip_id_last", "isn", "key",
+        "mac_last", "max_ack_rel", "mss", "packets", "payload_bytes", "reasm", "retrans", "sack", "src_macs", "ts_opt",
         "ttl_last", "ttls", "window_first", "wscale", "zero_window",
     )
 
