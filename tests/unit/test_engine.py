@@ -39,7 +39,10 @@ def _frames(data: bytes) -> list[tuple[int, int, int, bytes, int, int, int]]:
 FRAMES = _frames(FIXTURE.read_bytes())
 
 
-def _analyze(frames: list[tuple[int, int, int, bytes, int, int, int]]) -> tuple[list[ConnectionRecord], CaptureAnalyzer]:
+Frames = list[tuple[int, int, int, bytes, int, int, int]]
+
+
+def _analyze(frames: Frames) -> tuple[list[ConnectionRecord], CaptureAnalyzer]:
     analyzer = CaptureAnalyzer("mutated.pcap")
     records = sorted(analyzer.analyze(frames), key=lambda r: r.tcp_stream)
     return records, analyzer
@@ -89,7 +92,7 @@ def test_mutated_frames_are_data_not_crashes(data: st.DataObject) -> None:
     frames = list(FRAMES)
     for _ in range(data.draw(st.integers(min_value=1, max_value=8))):
         i = data.draw(st.integers(min_value=0, max_value=len(frames) - 1))
-        n, ts, lt, buf, off, caplen, origlen = frames[i]
+        n, ts, lt, buf, _off, _caplen, origlen = frames[i]
         mutated = bytearray(buf)
         how = data.draw(st.sampled_from(["flip", "truncate", "garbage"]))
         if how == "flip" and mutated:

@@ -88,7 +88,8 @@ def test_streams_frames_and_handshakes_match_tshark(capture: Path) -> None:
         assert rec.frames.get("rst") == (rst[0] if rst else None), f"{where}: first RST frame"
 
         # Plaintext alerts: (frame, code) pairs.
-        theirs_alerts = sorted((int(r["frame.number"]), code) for r in srows for code in _ints(r["tls.alert_message.desc"]))
+        theirs_alerts = sorted((int(r["frame.number"]), code)
+                               for r in srows for code in _ints(r["tls.alert_message.desc"]))
         ours_alerts = sorted((a.frame, a.code) for a in rec.tls.alerts if not a.encrypted and a.code is not None)
         assert ours_alerts == theirs_alerts, f"{where}: alerts"
 
