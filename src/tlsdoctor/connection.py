@@ -151,7 +151,7 @@ class ConnectionRecord:
     end_sender: str | None  # who sent the FIN / RST / alert that ended it: "client" | "server" | None
     syn_seen: bool
     tcp_established: bool  # SYN, SYN-ACK and the client's ACK (or data) were seen
-    is_tls: bool  # a ClientHello or a TLS record was seen
+    is_tls: bool  # the client sent a ClientHello (or another TLS record)
     handshake_completed: bool
     handshake_stage: str  # the last handshake step reached, e.g. "client_hello", "server_hello", "finished"
     tls_version: str | None  # negotiated, e.g. "TLSv1.3"
@@ -200,7 +200,7 @@ class ConnectionRecord:
 
         - A connection whose handshake the capture did not see (it began before the capture,
           ``handshake_stage == "mid_stream"``) is not judged.
-        - A TLS connection (the client sent a ClientHello) failed when its handshake did not complete;
+        - A TLS connection (the client sent a ClientHello or another TLS record) failed when its handshake did not complete;
           one that completed is healthy even if it later ended with a RST.
         - A connection that never carried TLS failed when the TCP handshake itself failed, or when the
           client, once connected, sent nothing and the server gave up on it (seed 003: the server saw
@@ -212,4 +212,10 @@ class ConnectionRecord:
             return not self.handshake_completed
         if self.syn_seen and not self.tcp_established:
             return True
-        return self.tcp_established and self.client_dir.payload_bytes == 0 and self.end_sender == "server"
+        if not self.tcp_established or self.client_dir.payload_bytes:
+            return False
+        # Connected, the client sent nothing: a failure when the server gave up first.
+        server_end = min((f for k, f in self.frames.items() if k in ("fin_server", "rst") and
+                          self.end_sender == "server"), default=None)
+        client_fin = self.frames.get("fin_client")
+        return server_end is not None and (client_fin is None or server_end < client_fin)

@@ -118,7 +118,8 @@ class HandshakeTracker:
         self.not_tls: tuple[str, str, bytes] | None = None
         self.anomalies: list[str] = []
         self.stage = "none"
-        self.tls_seen = False
+        self.tls_seen = False  # any TLS record, from either side
+        self.client_tls = False  # the client sent a ClientHello or another TLS record
         self.client_finished_frame: int | None = None
         self.server_records_after_client_finished: list[int] = []
         self.settled = False
@@ -166,6 +167,8 @@ class HandshakeTracker:
         side = self.client if from_client else self.server
         who = "client" if from_client else "server"
         out = ""
+        if from_client and any(not isinstance(ev, (NotTLSEvent, TLSAnomaly)) for ev in events):
+            self.client_tls = True
         for ev in events:
             if isinstance(ev, HandshakeEvent):
                 self.tls_seen = True
@@ -335,7 +338,7 @@ class HandshakeTracker:
             ja4=ja4(ch) if ch is not None else None,
         )
         return HandshakeSummary(
-            is_tls=self.tls_seen,
+            is_tls=self.client_tls,
             completed=completed,
             stage=stage,
             version=version_name(v) if sh is not None else None,

@@ -100,8 +100,9 @@ def ending(rec: ConnectionRecord) -> str:
     """How it ended, in a few words: 'alert 40 handshake_failure from server', 'RST from server'."""
     a = rec.alert
     if rec.ended_by is EndedBy.ALERT and a is not None:
-        code = f"{a.code} {a.name}" if a.code is not None else "encrypted alert"
-        return f"alert {code} from {a.sender}"
+        if a.code is None:
+            return f"encrypted alert from {a.sender}"
+        return f"alert {a.code} {a.name} from {a.sender}"
     if rec.ended_by is EndedBy.RST:
         return f"RST from {rec.end_sender or '?'}"
     if rec.ended_by is EndedBy.FIN:
@@ -111,10 +112,17 @@ def ending(rec: ConnectionRecord) -> str:
     return "open at capture end"
 
 
+def _short(version: str) -> str:
+    """'TLSv1.3' -> '1.3', 'TLSv1' -> '1.0', 'SSLv3' -> 'ssl3'."""
+    if version == "TLSv1":
+        return "1.0"
+    return version.replace("TLSv", "").replace("SSLv", "ssl")
+
+
 def summary_line(rec: ConnectionRecord) -> str:
     status = "FAIL" if rec.failed else "ok  "
-    versions = ",".join(v.replace("TLSv", "") for v in rec.versions_offered) or "-"
-    chosen = rec.tls_version.replace("TLSv", "") if rec.tls_version else "-"
+    versions = ",".join(_short(v) for v in rec.versions_offered) or "-"
+    chosen = _short(rec.tls_version) if rec.tls_version else "-"
     if rec.tls.not_tls is not None:
         chosen = f"not TLS ({rec.tls.not_tls[1]})"
     sni = rec.sni if rec.sni is not None else "(no SNI)" if rec.is_tls else "-"
