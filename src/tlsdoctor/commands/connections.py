@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if spool is not None:
         out.write(HEADER + "\n")
     counts = {"connections": 0, "failed": 0}
+    many = len(args.captures) > 1
     for path in args.captures:
         try:
             stream = iter_connections(path)
@@ -41,9 +42,9 @@ def run(args: argparse.Namespace) -> int:
                 if args.json:
                     out.write(json.dumps(record_to_json(rec), ensure_ascii=False) + "\n")
                 elif rec.failed:
-                    out.write(summary_line(rec) + "\n")  # failures first, as they are found
+                    out.write(summary_line(rec, with_capture=many) + "\n")  # failures first, as they are found
                 else:
-                    spool.write(summary_line(rec) + "\n")  # type: ignore[union-attr]
+                    spool.write(summary_line(rec, with_capture=many) + "\n")  # type: ignore[union-attr]
             for anomaly in stream.anomalies:
                 sys.stderr.write(f"tlsdoctor: {path}: {anomaly}\n")
         except CaptureError as exc:
@@ -54,5 +55,6 @@ def run(args: argparse.Namespace) -> int:
         for line in spool:
             out.write(line)
         spool.close()
+        out.flush()
         sys.stderr.write(f"{counts['connections']} connections, {counts['failed']} failed\n")
     return status

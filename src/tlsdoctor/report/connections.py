@@ -119,17 +119,18 @@ def _short(version: str) -> str:
     return version.replace("TLSv", "").replace("SSLv", "ssl")
 
 
-def summary_line(rec: ConnectionRecord) -> str:
+def summary_line(rec: ConnectionRecord, *, with_capture: bool = False) -> str:
     status = "FAIL" if rec.failed else "ok  "
     versions = ",".join(_short(v) for v in rec.versions_offered) or "-"
     chosen = _short(rec.tls_version) if rec.tls_version else "-"
     if rec.tls.not_tls is not None:
-        chosen = f"not TLS ({rec.tls.not_tls[1]})"
+        chosen = f"not-TLS:{rec.tls.not_tls[1]}"
     sni = rec.sni if rec.sni is not None else "(no SNI)" if rec.is_tls else "-"
     hist = f"{rec.tcp_history}/{rec.history}" if rec.history else rec.tcp_history
-    return (f"{status} {rec.tcp_stream:>6} {rec.client!s:>22} -> {rec.server!s:<22} {sni:<28} "
-            f"{versions}>{chosen:<6} {rec.handshake_stage:<20} {ending(rec):<42} {hist}")
+    where = f"{rec.capture} " if with_capture else ""
+    return (f"{status} {where}{rec.tcp_stream:>6} {rec.client!s:>22} -> {rec.server!s:<22} {sni:<24} "
+            f"{versions + '>' + chosen:<20} {rec.handshake_stage:<19} {ending(rec):<42} {hist}")
 
 
-HEADER = (f"{'':4} {'stream':>6} {'client':>22}    {'server':<22} {'sni':<28} offered>chosen "
-          f"{'reached':<20} {'ended':<42} history (tcp/tls)")
+HEADER = (f"{'':4} {'stream':>6} {'client':>22}    {'server':<22} {'sni':<24} {'offered>chosen':<20} "
+          f"{'reached':<19} {'ended':<42} history (tcp/tls)")
