@@ -200,8 +200,8 @@ class ConnectionRecord:
 
         - A connection whose handshake the capture did not see (it began before the capture,
           ``handshake_stage == "mid_stream"``) is not judged.
-        - A TLS connection (the client sent a ClientHello or another TLS record) failed when its handshake did not complete;
-          one that completed is healthy even if it later ended with a RST.
+        - A TLS connection (the client sent a ClientHello or another TLS record) failed when its handshake
+          did not complete; one that completed is healthy even if it later ended with a RST.
         - A connection that never carried TLS failed when the TCP handshake itself failed, or when the
           client, once connected, sent nothing and the server gave up on it (seed 003: the server saw
           no ClientHello and closed after 10 s). A plain-text protocol that ran is not a failure.

@@ -116,9 +116,9 @@ class _Dir:
 
 class _Conn:
     __slots__ = (
-        "a", "anomalies", "b", "client", "closed_ts", "end_sender", "ended_by", "first_frame", "first_ts", "ipver",
-        "last_frame", "last_ts", "light", "mid_stream", "milestones", "stream", "tail", "tcp_hist", "timeline",
-        "tracker",
+        "a", "anomalies", "b", "client", "closed_ts", "done", "end_sender", "ended_by", "first_frame", "first_ts",
+        "ipver", "last_frame", "last_ts", "light", "mid_stream", "milestones", "stream", "tail", "tcp_hist",
+        "timeline", "tracker",
     )
 
     def __init__(self, stream: int, ipver: int, key: bytes, rkey: bytes, ts: int, frame: int) -> None:
@@ -132,6 +132,7 @@ class _Conn:
         self.first_frame = frame
         self.last_frame = frame
         self.light = False
+        self.done = False  # its record was emitted; it stays as a tombstone for tcp.stream numbering
         self.mid_stream = False
         self.closed_ts: int | None = None
         self.ended_by: EndedBy | None = None
@@ -172,6 +173,7 @@ class CaptureAnalyzer:
         self.stats = EngineStats()
         self.anomalies: list[str] = []
         self._last_idle_sweep = 0
+        self._ready: list[ConnectionRecord] = []  # records finished by the slow path, to be yielded
 
     # --- the hot loop ---------------------------------------------------------------------------
     def analyze(self, frames: Iterable[FrameTuple]) -> Iterator[ConnectionRecord]:
@@ -181,6 +183,7 @@ class CaptureAnalyzer:
         stats = self.stats
         slow = self._slow
         closing = self.closing
+        ready = self._ready
         number = 0
         ts = 0
         countdown = 4096
@@ -220,11 +223,13 @@ class CaptureAnalyzer:
                     poff = off + 34 + doff
                     avail = min(plen, off + caplen - poff)
                     try:
-                        yield from slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                                        bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail,
-                                        off + caplen)
+                        slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
+                             bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail, off + caplen)
                     except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                         self._internal_error(number, key, exc)
+                    if ready:
+                        yield from ready
+                        ready.clear()
                     continue
             # Generic path: VLAN tags, IPv6, IP options, other link types.
             dec = decode_ip(linktype, buf, off, caplen)
@@ -252,15 +257,18 @@ class CaptureAnalyzer:
             stats.tcp_packets += 1
             macs = (dmac + smac) if (smac is not None and dmac is not None) else None
             try:
-                yield from slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
-                                macs, buf, l4, doff, poff, plen, avail, end)
+                slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
+                     macs, buf, l4, doff, poff, plen, avail, end)
             except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                 self._internal_error(number, key, exc)
+            if ready:
+                yield from ready
+                ready.clear()
         stats.frames = number
         # The end of the capture: everything still open is emitted.
         while closing:
             c = closing.popleft()
-            if c.stream in self.live:
+            if not c.done:
                 yield self._finish(c, None)
         for c in list(self.live.values()):
             yield self._finish(c, EndedBy.CAPTURE_END)
@@ -269,16 +277,17 @@ class CaptureAnalyzer:
     def _slow(self, d: _Dir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
               dport: int, seq: int, ack: int, win: int, ttl: int, ipid: int | None, macs: bytes | None,
               buf: Buffer, l4: int, doff: int, poff: int, plen: int, avail: int,
-              cap_end: int) -> Iterator[ConnectionRecord]:
+              cap_end: int) -> None:
         syn_only = flags & (_SYN | _ACK) == _SYN
         if d is not None and syn_only and d.base_seq is not None and seq != d.base_seq:
             # Port reuse: Wireshark starts a new tcp.stream (packet-tcp.c, "port reuse").
             old = d.conn
-            if old.stream in self.live:
-                yield self._finish(old, None)
+            if not old.done:
+                self._ready.append(self._finish(old, None))
             d = None
         if d is None:
-            yield from self._make_room(ts)
+            if len(self.live) >= MAX_LIVE_CONNECTIONS:
+                self._ready.extend(self._make_room(ts))
             rkey = _reverse_key(key, ipver)
             c = _Conn(self.next_stream, ipver, key, rkey, ts, number)
             self.next_stream += 1
@@ -291,7 +300,7 @@ class CaptureAnalyzer:
             d = c.a
         c = d.conn
         peer = c.b if d is c.a else c.a
-        if c.stream not in self.live:
+        if c.done:
             # A late packet of a connection whose record was already emitted (a tombstone).
             return
         c.last_ts = ts
@@ -441,7 +450,7 @@ class CaptureAnalyzer:
             self.anomalies.append(text)
         self.stats.caps_hit["internal_errors"] = self.stats.caps_hit.get("internal_errors", 0) + 1
         d = self.flows.get(key)
-        if d is not None and d.conn.stream in self.live:
+        if d is not None and not d.conn.done:
             self._anomaly(d.conn, text)
             self._go_light(d.conn)
 
@@ -498,7 +507,7 @@ class CaptureAnalyzer:
         closing = self.closing
         while closing and closing[0].closed_ts is not None and ts - closing[0].closed_ts > linger:
             c = closing.popleft()
-            if c.stream in self.live:
+            if not c.done:
                 yield self._finish(c, None)
         tomb_deadline = ts - TOMBSTONE_SECONDS * _NS
         tombs = self.tombstones
@@ -517,18 +526,16 @@ class CaptureAnalyzer:
             for c in [c for c in self.live.values() if c.last_ts < deadline]:
                 yield self._finish(c, EndedBy.IDLE)
 
-    def _make_room(self, ts: int) -> Iterator[ConnectionRecord]:
-        if len(self.live) < MAX_LIVE_CONNECTIONS:
-            return
+    def _make_room(self, ts: int) -> list[ConnectionRecord]:
         self._cap("live_connections", f"more than {MAX_LIVE_CONNECTIONS} connections alive at once: the least "
                                       "recently active were ended early as idle")
         victims = sorted(self.live.values(), key=lambda c: c.last_ts)[: MAX_LIVE_CONNECTIONS // 10]
-        for c in victims:
-            yield self._finish(c, EndedBy.IDLE)
+        return [self._finish(c, EndedBy.IDLE) for c in victims]
 
     # --- the record -----------------------------------------------------------------------------
     def _finish(self, c: _Conn, how: EndedBy | None) -> ConnectionRecord:
         del self.live[c.stream]
+        c.done = True
         self.tombstones.append((c.last_ts, c))
         if c.client is None:
             c.client = c.a

@@ -8,7 +8,7 @@ contract: ``capture``, ``tcp_stream``, ``client``, ``server`` (``ip:port``, IPv6
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 from typing import Any
 
 from tlsdoctor.connection import Alert, ConnectionRecord, DirectionFacts, EndedBy
@@ -22,8 +22,11 @@ def _alert_json(a: Alert | None) -> dict[str, Any] | None:
 
 
 def _iso(ts_ns: int) -> str:
-    return dt.datetime.fromtimestamp(ts_ns / 1e9, tz=dt.UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
+    """UTC time with microseconds, e.g. 2026-11-24T09:35:33.448950Z (written out: datetime is slow here)."""
+    sec, ns = divmod(ts_ns, 1_000_000_000)
+    t = time.gmtime(sec)
+    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            f".{ns // 1000:06d}Z")
 
 
 def _direction_json(d: DirectionFacts) -> dict[str, Any]:
@@ -45,6 +48,19 @@ def _certificate_json(cert: CertificateFacts) -> dict[str, Any]:
         "key_size": cert.key_size, "signature_algorithm": cert.signature_algorithm, "sha256": cert.sha256,
         "self_signed": cert.is_self_signed, "is_ca": cert.is_ca, "parse_error": cert.parse_error,
     }
+
+
+def _tcp_events(rec: ConnectionRecord) -> list[dict[str, Any]]:
+    """Every SYN, FIN and RST of the timeline: who sent it, when, with which TTL and IP-ID."""
+    out = []
+    for frame, ts, first_side, flags, _seq, _ack, _plen, ttl, ipid, _win, _macs, _tls in rec.timeline:
+        if flags & 0x07:
+            from_client = first_side == rec.first_side_is_client
+            letters = "".join(c for bit, c in ((0x02, "S"), (0x10, "A"), (0x08, "P"), (0x01, "F"), (0x04, "R"))
+                              if flags & bit)
+            out.append({"frame": frame, "flags": letters, "from": "client" if from_client else "server",
+                        "time": _iso(ts), "ttl": ttl, "ip_id": ipid})
+    return out
 
 
 def record_to_json(rec: ConnectionRecord) -> dict[str, Any]:
@@ -87,11 +103,7 @@ def record_to_json(rec: ConnectionRecord) -> dict[str, Any]:
                               "server": list(t.encrypted_records_server)},
         "tcp": {"syn_seen": rec.syn_seen, "established": rec.tcp_established,
                 "client": _direction_json(rec.client_dir), "server": _direction_json(rec.server_dir)},
-        "tcp_events": [
-            {"frame": p.frame, "flags": p.flags, "from": "client" if p.from_client else "server",
-             "time": _iso(p.ts_ns), "ttl": p.ttl, "ip_id": p.ip_id}
-            for p in rec.packets if set(p.flags) & {"S", "F", "R"}
-        ],
+        "tcp_events": _tcp_events(rec),
         "anomalies": list(rec.anomalies),
     }
 

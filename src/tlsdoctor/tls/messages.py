@@ -26,7 +26,7 @@ the hellos it has seen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, NamedTuple
 
 from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
 from tlsdoctor.tls.registry import (
@@ -162,9 +162,9 @@ class _Reader:
 
 # --- shared pieces ------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class Extension:
-    """One extension as sent (RFC 8446 section 4.2): its type and its raw extension_data."""
+class Extension(NamedTuple):
+    """One extension as sent (RFC 8446 section 4.2): its type and its raw extension_data.
+    A NamedTuple rather than a frozen dataclass: a hello has a dozen of them and this is the hot path."""
 
     type: int
     data: bytes
@@ -183,13 +183,33 @@ class KeyShareEntry:
 
 
 def _extensions(r: _Reader, what: str) -> tuple[Extension, ...]:
-    """An extensions block: ``Extension extensions<0..2^16-1>`` (RFC 8446 section 4.1.2)."""
-    block = r.vector(2, f"{what} extensions")
+    """An extensions block: ``Extension extensions<0..2^16-1>`` (RFC 8446 section 4.1.2).
+
+    Written out by hand rather than with ``_Reader`` calls: it runs for every hello, and the error
+    texts (built only on error) are the ones the reader would give."""
+    d, p, end = r.data, r.pos, r.end
+    if p + 2 > end:
+        raise _DecodeError(f"{what} extensions: needs 2 bytes, {end - p} left", p)
+    n = (d[p] << 8) | d[p + 1]
+    if n > end - p - 2:
+        raise _DecodeError(f"{what} extensions: length {n} runs past its container ({end - p - 2} bytes left)", p)
+    p += 2
+    stop = p + n
     out: list[Extension] = []
-    while block.left:
-        etype = block.u16(f"{what} extension type")
-        data = block.opaque(2, f"{what} extension {extension_name(etype)}")
-        out.append(Extension(etype, data))
+    append = out.append
+    while p < stop:
+        if p + 2 > stop:
+            raise _DecodeError(f"{what} extension type: needs 2 bytes, {stop - p} left", p)
+        etype = (d[p] << 8) | d[p + 1]
+        if p + 4 > stop:
+            raise _DecodeError(f"{what} extension {extension_name(etype)}: needs 2 bytes, {stop - p - 2} left", p + 2)
+        elen = (d[p + 2] << 8) | d[p + 3]
+        if elen > stop - p - 4:
+            raise _DecodeError(f"{what} extension {extension_name(etype)}: length {elen} runs past its container "
+                               f"({stop - p - 4} bytes left)", p + 2)
+        append(Extension(etype, d[p + 4 : p + 4 + elen]))
+        p += 4 + elen
+    r.pos = stop
     return tuple(out)
 
 
