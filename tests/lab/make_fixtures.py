@@ -298,6 +298,28 @@ def nanosecond_pcap(lab: Lab, out: Path) -> None:
         lab.s_client(p, "-servername", "origin.test", "-tls1_2")
 
 
+def pcapng_dumpcap(lab: Lab, out: Path) -> None:
+    """As tls12_ok, captured natively as pcapng by Wireshark's dumpcap (section header, interface
+    description with if_tsresol, enhanced packet blocks)."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_2", "-www"), ready_port=("127.0.0.1", p)):
+        proc = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-f", f"tcp port {p}", "-w", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            time.sleep(1.5)  # dumpcap prints nothing with -q: give it time to open the interface
+            lab.s_client(p, "-servername", "origin.test", "-tls1_2", "-ign_eof", data=b"GET / HTTP/1.0\r\n\r\n")
+            time.sleep(1.0)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=10)
+
+
 def mixed_small(lab: Lab, out: Path) -> None:
     """Healthy TLS 1.2 and 1.3 handshakes to two servers, concurrently, with a few failures among them."""
     good1, good2, strict13, refused = lab.next_port(), lab.next_port(), lab.next_port(), lab.next_port()
@@ -399,7 +421,7 @@ SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
         tls13_ok, tls12_ok, tls13_hrr, tls12_client_cert_required, tls13_client_cert_required, version_mismatch,
         no_shared_cipher, expired_cert_tls12, untrusted_cert_tls12, rst_after_clienthello, clienthello_unanswered,
         tcp_connect_refused, tcp_connect_timeout, port_reuse, multi_segment_clienthello, ipv6_tls13, linux_sll,
-        linux_sll2, nanosecond_pcap, mixed_small, sni_required_nginx, not_tls_http,
+        linux_sll2, nanosecond_pcap, pcapng_dumpcap, mixed_small, sni_required_nginx, not_tls_http,
     )
 }
 
@@ -411,7 +433,7 @@ def make(outdir: Path, names: list[str] | None = None) -> list[Path]:
         lab = Lab(Path(work))
         _write_intermediate(lab)
         for name in names or list(SCENARIOS):
-            out = outdir / f"{name}.pcap"
+            out = outdir / (f"{name}.pcapng" if name == "pcapng_dumpcap" else f"{name}.pcap")
             SCENARIOS[name](lab, out)
             made.append(out)
     return made
