@@ -146,12 +146,16 @@ def run(cmd: list[str], *, stdin: bytes = b"", timeout: float = 10.0) -> subproc
 
 
 @contextlib.contextmanager
-def tcpdump(out: Path, ports: list[int], *, interface: str = "lo", extra: list[str] | None = None) -> Iterator[None]:
-    """Capture ``tcp port P1 or tcp port P2 ...`` on ``interface`` into ``out`` for the block."""
+def tcpdump(out: Path, ports: list[int], *, interface: str = "lo", extra: list[str] | None = None,
+            netns: str | None = None) -> Iterator[None]:
+    """Capture ``tcp port P1 or tcp port P2 ...`` on ``interface`` (in network namespace ``netns``, if
+    given) into ``out`` for the block."""
     flt = " or ".join(f"tcp port {p}" for p in ports)
     # --immediate-mode: without it libpcap holds packets in its ring buffer for up to a second, and
     # those still there when tcpdump gets SIGINT are lost (the capture came out empty).
     cmd = ["tcpdump", "-i", interface, "--immediate-mode", "-U", "-n", "-s", "0", "-w", str(out), *(extra or []), flt]
+    if netns is not None:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stderr is not None
