@@ -218,7 +218,17 @@ def parse_size(text: str) -> int:
     return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1].upper() in units else int(text)
 
 
-def generate(out: Path, size: int, seed: int, alive: int = 3000, bulk_share: float = 0.03) -> dict[str, int]:
+PROFILES = {
+    # ~110k connections per GB, ~19 packets each: nearly every packet is near a handshake.
+    "handshakes": {"bulk_share": 0.03, "bulk_min": 20_000, "bulk_max": 100_000},
+    # A busier gateway: half the connections carry 0.1-1 MB after their handshake.
+    "bulk": {"bulk_share": 0.5, "bulk_min": 100_000, "bulk_max": 1_000_000},
+}
+
+
+def generate(out: Path, size: int, seed: int, alive: int = 3000, profile: str = "handshakes") -> dict[str, int]:
+    bulk_share = PROFILES[profile]["bulk_share"]
+    bulk_min, bulk_max = int(PROFILES[profile]["bulk_min"]), int(PROFILES[profile]["bulk_max"])
     rnd = random.Random(seed)
     templates = [t for name in HEALTHY + FAILING for t in _parse(FIXTURES / name)]
     healthy = [t for t in templates if t.healthy and t.insert_at > 0]
@@ -236,8 +246,11 @@ def generate(out: Path, size: int, seed: int, alive: int = 3000, bulk_share: flo
             # few thousand are alive at once.
             t_us += rnd.randint(10, 90)
             template = rnd.choice(failing) if rnd.random() < 0.08 else rnd.choice(healthy)
-            bulk = rnd.randint(20_000, 100_000) if template.healthy and rnd.random() < bulk_share else 0
-            stretch = rnd.randint(1, alive // 10 + 1)
+            bulk = rnd.randint(bulk_min, bulk_max) if template.healthy and rnd.random() < bulk_share else 0
+            # Spread connections out in time so that thousands overlap, but keep each under ~1 s of capture
+            # time (a 2 s unanswered ClientHello stays 2 s): live connections must not grow with the file.
+            duration = template.packets[-1].rel_us + 1
+            stretch = max(1, min(rnd.randint(1, alive // 10 + 1), 1_000_000 // duration))
             for ts, frame in replay(template, index, t_us, rnd, bulk):
                 seq += 1
                 queued += 16 + len(frame)
@@ -264,8 +277,9 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--size", default="256M", help="approximate file size: 64M, 1G, ...")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="handshakes")
     args = ap.parse_args()
-    stats = generate(args.out, parse_size(args.size), args.seed)
+    stats = generate(args.out, parse_size(args.size), args.seed, profile=args.profile)
     print(f"{args.out}: {stats['bytes']} bytes, {stats['packets']} packets, {stats['connections']} connections "
           f"({stats['failing']} replays of failing connections)")
 

@@ -65,11 +65,12 @@ def packets_in(path: Path) -> int:
     return int(out.stdout.split()[0])
 
 
-def ensure_capture(size: str) -> Path:
+def ensure_capture(size: str, profile: str = "handshakes") -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"bench-{size}.pcap"
+    path = OUT / (f"bench-{size}.pcap" if profile == "handshakes" else f"bench-{profile}-{size}.pcap")
     if not path.exists():
-        subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(path), "--size", size], check=True)
+        subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(path), "--size", size,
+                        "--profile", profile], check=True)
     return path
 
 
@@ -118,13 +119,15 @@ def cross_check(path: Path) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="256M,1G")
+    ap.add_argument("--profile", default="handshakes", choices=["handshakes", "bulk"],
+                    help="handshakes: ~110k connections/GB; bulk: half the connections carry 0.1-1 MB")
     ap.add_argument("--keep", action="store_true", help="keep the generated captures")
     ap.add_argument("--write", type=Path, help="append the results to this Markdown file")
     args = ap.parse_args()
     sizes = args.sizes.split(",")
     rows = []
     for size in sizes:
-        path = ensure_capture(size)
+        path = ensure_capture(size, args.profile)
         nbytes = path.stat().st_size
         npackets = packets_in(path)
         runs = {
@@ -138,11 +141,11 @@ def main() -> None:
         results = {name: measure(cmd) for name, cmd in runs.items()}
         tshark_wall = results["tshark (issue 3 command)"][0]
         for name, (wall, rss) in results.items():
-            rows.append((size, nbytes, npackets, name, wall, rss, tshark_wall / wall))
+            rows.append((f"{args.profile} {size}", nbytes, npackets, name, wall, rss, tshark_wall / wall))
             print(f"{size} {name}: {wall:.1f} s, {nbytes / wall / 1e6:.1f} MB/s, "
                   f"{npackets / wall / 1e3:.0f} k packets/s, peak RSS {rss / 2**20:.0f} MiB, "
                   f"{tshark_wall / wall:.2f}x tshark", flush=True)
-    check = cross_check(ensure_capture(sizes[0]))
+    check = cross_check(ensure_capture(sizes[0], args.profile))
     print(check)
     table = ["| file | packets | command | seconds | MB/s | packets/s | peak RSS | vs tshark |",
              "|---|---|---|---|---|---|---|---|"]
@@ -159,7 +162,8 @@ def main() -> None:
             f.write(text)
     if not args.keep:
         for size in sizes:
-            (OUT / f"bench-{size}.pcap").unlink(missing_ok=True)
+            for name in (f"bench-{size}.pcap", f"bench-{args.profile}-{size}.pcap"):
+                (OUT / name).unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

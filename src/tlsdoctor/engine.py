@@ -48,7 +48,11 @@ from tlsdoctor.net.decode import Buffer, decode_ip, format_ip, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
 
 # --- named caps -------------------------------------------------------------------------------
-CLOSE_LINGER_SECONDS: Final = 5
+CLOSE_LINGER_SECONDS: Final = 1.0
+"""After a RST or both FINs, an unsettled handshake keeps listening this long: a real server's answer
+may still come after a reset that something on the path forged."""
+SETTLED_LINGER_SECONDS: Final = 0.1
+"""A closed connection whose handshake is settled waits only for its last ACKs."""
 IDLE_TIMEOUT_SECONDS: Final = 300
 TOMBSTONE_SECONDS: Final = 600
 MAX_LIVE_CONNECTIONS: Final = 200_000
@@ -114,6 +118,32 @@ class _Dir:
         self.zero_window = False
 
 
+class _TombConn:
+    """What stays of a connection whose record was emitted: enough to keep tcp.stream numbers exact."""
+
+    __slots__ = ("last_frame", "last_ts")
+    done = True
+    light = True
+
+    def __init__(self, last_ts: int, last_frame: int) -> None:
+        self.last_ts = last_ts
+        self.last_frame = last_frame
+
+
+class _TombDir:
+    __slots__ = ("base_seq", "conn", "ip_id_last", "key", "mac_last", "packets", "payload_bytes", "ttl_last")
+
+    def __init__(self, conn: _TombConn, d: _Dir) -> None:
+        self.conn = conn
+        self.key = d.key
+        self.base_seq = d.base_seq  # a pure SYN with another sequence number starts a new stream
+        self.packets = 0
+        self.payload_bytes = 0
+        self.ttl_last = d.ttl_last
+        self.mac_last = d.mac_last
+        self.ip_id_last = d.ip_id_last
+
+
 class _Conn:
     __slots__ = (
         "a", "anomalies", "b", "client", "closed_ts", "done", "end_sender", "ended_by", "first_frame", "first_ts",
@@ -165,10 +195,11 @@ class CaptureAnalyzer:
 
     def __init__(self, capture_name: str) -> None:
         self.capture_name = capture_name
-        self.flows: dict[bytes, _Dir] = {}
+        self.flows: dict[bytes, _Dir | _TombDir] = {}
         self.live: dict[int, _Conn] = {}
-        self.closing: deque[_Conn] = deque()
-        self.tombstones: deque[tuple[int, _Conn]] = deque()
+        self.closing: deque[_Conn] = deque()  # closed, handshake unsettled: CLOSE_LINGER_SECONDS
+        self.closing_settled: deque[_Conn] = deque()  # closed and settled: SETTLED_LINGER_SECONDS
+        self.tombstones: deque[tuple[int, _TombDir, _TombDir]] = deque()
         self.next_stream = 0
         self.stats = EngineStats()
         self.anomalies: list[str] = []
@@ -186,11 +217,11 @@ class CaptureAnalyzer:
         ready = self._ready
         number = 0
         ts = 0
-        countdown = 4096
+        countdown = 1024
         for number, ts, linktype, buf, off, caplen, _origlen in frames:
             countdown -= 1
             if countdown == 0:
-                countdown = 4096
+                countdown = 1024
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
             if (linktype == 1 and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
@@ -266,25 +297,28 @@ class CaptureAnalyzer:
                 ready.clear()
         stats.frames = number
         # The end of the capture: everything still open is emitted.
-        while closing:
-            c = closing.popleft()
-            if not c.done:
-                yield self._finish(c, None)
+        for closing in (self.closing_settled, self.closing):
+            while closing:
+                c = closing.popleft()
+                if not c.done:
+                    yield self._finish(c, None)
         for c in list(self.live.values()):
             yield self._finish(c, EndedBy.CAPTURE_END)
 
     # --- the slow path --------------------------------------------------------------------------
-    def _slow(self, d: _Dir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
+    def _slow(self, d: _Dir | _TombDir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
               dport: int, seq: int, ack: int, win: int, ttl: int, ipid: int | None, macs: bytes | None,
               buf: Buffer, l4: int, doff: int, poff: int, plen: int, avail: int,
               cap_end: int) -> None:
         syn_only = flags & (_SYN | _ACK) == _SYN
         if d is not None and syn_only and d.base_seq is not None and seq != d.base_seq:
             # Port reuse: Wireshark starts a new tcp.stream (packet-tcp.c, "port reuse").
-            old = d.conn
-            if not old.done:
-                self._ready.append(self._finish(old, None))
+            if isinstance(d, _Dir):
+                self._ready.append(self._finish(d.conn, None))
             d = None
+        if isinstance(d, _TombDir):
+            # A late packet of a connection whose record was already emitted: counted nowhere.
+            return
         if d is None:
             if len(self.live) >= MAX_LIVE_CONNECTIONS:
                 self._ready.extend(self._make_room(ts))
@@ -300,9 +334,6 @@ class CaptureAnalyzer:
             d = c.a
         c = d.conn
         peer = c.b if d is c.a else c.a
-        if c.done:
-            # A late packet of a connection whose record was already emitted (a tombstone).
-            return
         c.last_ts = ts
         c.last_frame = number
         d.packets += 1
@@ -438,6 +469,8 @@ class CaptureAnalyzer:
         c.light = True
         c.a.reasm = None
         c.b.reasm = None
+        if c.tracker is not None:
+            c.tracker.release()
 
     # --- bookkeeping ----------------------------------------------------------------------------
     def _internal_error(self, number: int, key: bytes, exc: Exception) -> None:
@@ -450,11 +483,14 @@ class CaptureAnalyzer:
             self.anomalies.append(text)
         self.stats.caps_hit["internal_errors"] = self.stats.caps_hit.get("internal_errors", 0) + 1
         d = self.flows.get(key)
-        if d is not None and not d.conn.done:
+        if isinstance(d, _Dir) and not d.conn.done:
             self._anomaly(d.conn, text)
             self._go_light(d.conn)
 
-    def _path_change(self, d: _Dir, ttl: int, macs: bytes | None) -> None:
+    def _path_change(self, d: _Dir | _TombDir, ttl: int, macs: bytes | None) -> None:
+        if isinstance(d, _TombDir):
+            d.ttl_last, d.mac_last = ttl, macs
+            return
         if ttl != d.ttl_last:
             d.ttl_last = ttl
             if ttl not in d.ttls and len(d.ttls) < MAX_DISTINCT:
@@ -500,15 +536,16 @@ class CaptureAnalyzer:
         c.closed_ts = ts
         if c.ended_by is None:
             c.ended_by = how
-        self.closing.append(c)
+        settled = c.light or c.tracker is None or c.tracker.settled
+        (self.closing_settled if settled else self.closing).append(c)
 
     def _housekeeping(self, ts: int) -> Iterator[ConnectionRecord]:
-        linger = CLOSE_LINGER_SECONDS * _NS
-        closing = self.closing
-        while closing and closing[0].closed_ts is not None and ts - closing[0].closed_ts > linger:
-            c = closing.popleft()
-            if not c.done:
-                yield self._finish(c, None)
+        for closing, seconds in ((self.closing_settled, SETTLED_LINGER_SECONDS), (self.closing, CLOSE_LINGER_SECONDS)):
+            linger = int(seconds * _NS)
+            while closing and closing[0].closed_ts is not None and ts - closing[0].closed_ts > linger:
+                c = closing.popleft()
+                if not c.done:
+                    yield self._finish(c, None)
         tomb_deadline = ts - TOMBSTONE_SECONDS * _NS
         tombs = self.tombstones
         while tombs and (tombs[0][0] < tomb_deadline or len(tombs) > MAX_TOMBSTONES):
@@ -516,10 +553,10 @@ class CaptureAnalyzer:
                 self._cap("tombstones", f"more than {MAX_TOMBSTONES} finished connections within "
                                         f"{TOMBSTONE_SECONDS} s: tcp.stream numbers of very late packets may "
                                         "differ from Wireshark's")
-            _, c = tombs.popleft()
-            for dd in (c.a, c.b):
-                if self.flows.get(dd.key) is dd:
-                    del self.flows[dd.key]
+            _, ta, tb = tombs.popleft()
+            for td in (ta, tb):
+                if self.flows.get(td.key) is td:
+                    del self.flows[td.key]
         if ts - self._last_idle_sweep > 10 * _NS:
             self._last_idle_sweep = ts
             deadline = ts - IDLE_TIMEOUT_SECONDS * _NS
@@ -536,7 +573,12 @@ class CaptureAnalyzer:
     def _finish(self, c: _Conn, how: EndedBy | None) -> ConnectionRecord:
         del self.live[c.stream]
         c.done = True
-        self.tombstones.append((c.last_ts, c))
+        tomb = _TombConn(c.last_ts, c.last_frame)
+        ta, tb = _TombDir(tomb, c.a), _TombDir(tomb, c.b)
+        for td in (ta, tb):
+            if self.flows.get(td.key) in (c.a, c.b):
+                self.flows[td.key] = td
+        self.tombstones.append((c.last_ts, ta, tb))
         if c.client is None:
             c.client = c.a
         client, server = c.client, (c.b if c.client is c.a else c.a)
@@ -608,12 +650,6 @@ class CaptureAnalyzer:
             server_base_seq=server.base_seq,
             anomalies=tuple(c.anomalies) + (tls.anomalies if tls is not None else ()),
         )
-        # Drop the heavy parts; what stays is a tombstone for tcp.stream numbering.
-        c.tracker = None
-        c.timeline = []
-        c.a.reasm = None
-        c.b.reasm = None
-        c.light = True
         return rec
 
 

@@ -90,6 +90,8 @@ class HandshakeSummary:
 
 
 class _Side:
+    """One direction's parser and what the tracker learned of it."""
+
     __slots__ = ("bytes_fed", "ccs_frame", "dead", "encrypted_after_ccs", "parser", "records")
 
     def __init__(self, from_client: bool) -> None:
@@ -99,6 +101,9 @@ class _Side:
         self.encrypted_after_ccs = False
         self.records: list[tuple[int, int]] = []  # (length, frame) of encrypted records, capped
         self.dead = False
+
+
+_RELEASED = TLSDirectionParser(True)  # a parser that is never fed, shared by every released tracker
 
 
 class HandshakeTracker:
@@ -123,6 +128,12 @@ class HandshakeTracker:
         self.client_finished_frame: int | None = None
         self.server_records_after_client_finished: list[int] = []
         self.settled = False
+
+    def release(self) -> None:
+        """The engine will feed no more bytes: drop the parsers and their buffers, keep the facts."""
+        for side in (self.client, self.server):
+            side.dead = True
+            side.parser = _RELEASED
 
     # --- input ----------------------------------------------------------------------------------
     def feed(self, from_client: bool, data: bytes, frame: int, ts_ns: int) -> str:

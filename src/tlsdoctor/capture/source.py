@@ -9,6 +9,7 @@ straddles two chunks is carried over.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import mmap
@@ -34,6 +35,7 @@ from tlsdoctor.capture.formats import (
 )
 
 CHUNK_BYTES: Final = 1 << 20
+DROP_BEHIND_BYTES: Final = 32 << 20
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
@@ -116,16 +118,28 @@ class CaptureSource:
         else:
             yield from self._frames_streamed()
 
-    def _frames_from(self, buf: mmap.mmap | bytes, end: int) -> Iterator[FrameTuple]:
+    def _frames_from(self, buf: mmap.mmap, end: int) -> Iterator[FrameTuple]:
         if self.format == "pcap":
             try:
                 st = pcap_header(bytes(buf[:24]))
             except NotACapture as exc:
                 self._anomalies.add("truncated_header", None, 0, f"the pcap file header is incomplete: {exc}")
                 return
-            yield from pcap_frames(st, buf, end, True, 0, self._anomalies)
+            frames = pcap_frames(st, buf, end, True, 0, self._anomalies)
         else:
-            yield from pcapng_frames(self._pcapng, buf, end, True, 0, self._anomalies)
+            frames = pcapng_frames(self._pcapng, buf, end, True, 0, self._anomalies)
+        # Pages of the map already read are dropped from this process every DROP_BEHIND_BYTES (they stay
+        # in the page cache): otherwise the resident size grows with the file, though nothing holds them.
+        # Safe because a frame's buffer is only valid until the next frame is asked for (docs/design.md).
+        drop_at = DROP_BEHIND_BYTES
+        for frame in frames:
+            yield frame
+            if frame[4] > drop_at:
+                upto = (frame[4] - (1 << 20)) & ~(mmap.PAGESIZE - 1)
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    buf.madvise(mmap.MADV_DONTNEED, 0, upto)
+                self.bytes_read = frame[4]
+                drop_at = frame[4] + DROP_BEHIND_BYTES
         self.bytes_read = end
 
     def _frames_streamed(self) -> Iterator[FrameTuple]:
