@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlsdoctor.capture import CaptureError, open_capture
-from tlsdoctor.capture.formats import MAX_CAPLEN
+from tlsdoctor.capture import MAX_CAPLEN
 
 REAL = Path(__file__).resolve().parent.parent / "fixtures" / "engine" / "openssl_loopback.pcap"
 
