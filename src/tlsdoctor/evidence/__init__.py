@@ -1,0 +1,1 @@
+"""Evidence that is not a capture: nginx configuration (and, later, logs, key logs, PEM files)."""
