@@ -25,8 +25,12 @@ the hellos it has seen.
 
 from __future__ import annotations
 
+import dataclasses
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, NamedTuple
+from itertools import repeat
+from typing import Any, Final, NamedTuple
 
 from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
 from tlsdoctor.tls.registry import (
@@ -34,7 +38,6 @@ from tlsdoctor.tls.registry import (
     TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
     TLS_FALLBACK_SCSV,
     ExtensionType,
-    HandshakeType,
     extension_name,
     is_grease,
 )
@@ -226,6 +229,69 @@ def _duplicates(exts: tuple[Extension, ...]) -> list[str]:
             errors.append(f"extension {e.name} appears more than once")
         seen.add(e.type)
     return errors
+
+
+# --- the fast path's tools -----------------------------------------------------------------------
+#
+# The public parsers below read the well-formed case straight off the body with local offsets,
+# ``struct`` and plain ints. They never build an error themselves: at the first irregularity (a
+# length that overruns its container, trailing bytes, a malformed extension) they hand the whole
+# body to the ``_..._reference`` decoder, written with ``_Reader``, whose value, decode_errors and
+# ProtocolError texts are the defined behaviour. A fast path therefore only ever returns what the
+# reference would (tests/unit/test_tls_speedpath.py checks it on mutated real hellos).
+
+_U16_STRUCTS: Final = tuple(struct.Struct(f">{k}H") for k in range(129))
+_HH: Final = struct.Struct(">HH").unpack_from
+_tuple_new: Final = tuple.__new__
+
+
+def _u16s(d: bytes, p: int, k: int) -> tuple[int, ...]:
+    """``k`` big-endian uint16 at ``d[p:]``; the caller has checked the bounds."""
+    if k < 129:
+        return _U16_STRUCTS[k].unpack_from(d, p)
+    return struct.unpack_from(f">{k}H", d, p)
+
+
+def _fast_extensions(d: bytes, p: int) -> tuple[tuple[Extension, ...], list[int]] | None:
+    """The extensions in ``d[p:]`` and their types, or None when they do not tile it exactly."""
+    types: list[int] = []
+    datas: list[bytes] = []
+    hh = _HH
+    try:
+        while p < len(d):
+            t, m = hh(d, p)  # struct.error when fewer than 4 bytes are left
+            p += 4
+            types.append(t)
+            datas.append(d[p:p + m])
+            p += m
+    except struct.error:
+        return None
+    if p != len(d):  # the last extension ran past the end
+        return None
+    # Extension(t, data) for each, built in C rather than by the NamedTuple's Python-level __new__.
+    return tuple(map(_tuple_new, repeat(Extension, len(types)), zip(types, datas, strict=True))), types
+
+
+def _mutable_twin(cls: type) -> Any:
+    """A mutable dataclass with the fields, hence the ``__slots__`` and layout, of the frozen,
+    slotted dataclass ``cls``: a faster way to build a ``cls``.
+
+    A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__`` (some 0.14 µs per
+    field: 4 µs for a ClientHello). The twin's plain ``__init__`` (same signature) fills the slots,
+    then ``obj.__class__ = cls`` makes the instance a ``cls``, which CPython allows between types of
+    identical layout. The result is an ordinary frozen ``cls`` (equality, hash, immutability)::
+
+        obj: ClientHello = _ClientHelloTwin(...)
+        obj.__class__ = ClientHello
+    """
+    fields = dataclasses.fields(cls)
+    twin = dataclasses.make_dataclass(
+        f"_{cls.__name__}Twin",
+        [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory)) for f in fields],
+        slots=True)
+    if twin.__slots__ != cls.__slots__:  # type: ignore[attr-defined]
+        raise TypeError(f"{cls.__name__}: the mutable twin's slots differ")
+    return twin
 
 
 # --- ClientHello, RFC 8446 section 4.1.2 / RFC 5246 section 7.4.1.2 ------------------------------
@@ -423,8 +489,8 @@ def _decode_client_extensions(exts: tuple[Extension, ...]) -> dict[str, object]:
     return out
 
 
-def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
-    """Decode a ClientHello body (without the 4-byte handshake header)."""
+def _parse_client_hello_reference(body: bytes) -> ClientHello | ProtocolError:
+    """The reference decoder of a ClientHello body: every input the fast path finds irregular comes here."""
     r = _Reader(body)
     try:
         legacy_version = r.u16("legacy_version")
@@ -441,6 +507,242 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
         return ProtocolError(f"ClientHello {exc.what}", body[:RAW_KEPT], exc.offset)
     decoded = _decode_client_extensions(exts)
     return ClientHello(legacy_version, random, session_id, suites, compression, exts, **decoded)  # type: ignore[arg-type]
+
+
+# Fast decoders of the ClientHello extensions that fill fields: extension_data in, the fields to
+# set out (as ``_decode_client_extensions`` sets them), or None when the data is not well formed.
+_Fields = tuple[tuple[str, object], ...]
+_U16S_AT_1: Final = tuple(struct.Struct(f">x{k}H").unpack_from for k in range(129))
+_U16S_AT_2: Final = tuple(struct.Struct(f">2x{k}H").unpack_from for k in range(129))
+
+
+def _fd_supported_versions(x: bytes) -> _Fields | None:
+    n = len(x)
+    if not n & 1 or x[0] != n - 1:
+        return None
+    return (("supported_versions", _U16S_AT_1[n >> 1](x) if n < 258 else _u16s(x, 1, n >> 1)),)
+
+
+def _fd_compress_certificate(x: bytes) -> _Fields | None:
+    n = len(x)
+    if not n & 1 or x[0] != n - 1:
+        return None
+    return (("compress_certificate_algorithms", _U16S_AT_1[n >> 1](x) if n < 258 else _u16s(x, 1, n >> 1)),)
+
+
+def _vector2_u16s(x: bytes) -> tuple[int, ...] | None:
+    n = len(x)
+    if n < 2 or n & 1 or ((x[0] << 8) | x[1]) != n - 2:
+        return None
+    return _U16S_AT_2[(n - 2) >> 1](x) if n < 260 else _u16s(x, 2, (n - 2) >> 1)
+
+
+def _fd_supported_groups(x: bytes) -> _Fields | None:
+    v = _vector2_u16s(x)
+    return None if v is None else (("supported_groups", v),)
+
+
+def _fd_signature_algorithms(x: bytes) -> _Fields | None:
+    v = _vector2_u16s(x)
+    return None if v is None else (("signature_algorithms", v),)
+
+
+def _fd_signature_algorithms_cert(x: bytes) -> _Fields | None:
+    v = _vector2_u16s(x)
+    return None if v is None else (("signature_algorithms_cert", v),)
+
+
+def _fd_ec_point_formats(x: bytes) -> _Fields | None:
+    return (("ec_point_formats", tuple(x[1:])),) if x and x[0] == len(x) - 1 else None
+
+
+def _fd_psk_key_exchange_modes(x: bytes) -> _Fields | None:
+    return (("psk_key_exchange_modes", tuple(x[1:])),) if x and x[0] == len(x) - 1 else None
+
+
+def _fd_record_size_limit(x: bytes) -> _Fields | None:
+    return (("record_size_limit", (x[0] << 8) | x[1]),) if len(x) == 2 else None
+
+
+def _fd_server_name(x: bytes) -> _Fields | None:
+    n = len(x)
+    if n < 2 or ((x[0] << 8) | x[1]) != n - 2:
+        return None
+    names: list[str] = []
+    p = 2
+    while p < n:
+        if p + 3 > n:
+            return None
+        e = p + 3 + ((x[p + 1] << 8) | x[p + 2])
+        if e > n:
+            return None
+        if x[p] == 0:
+            names.append(_ascii(x[p + 3:e]))
+        p = e
+    return (("server_names", tuple(names)),)
+
+
+def _fd_alpn(x: bytes) -> _Fields | None:
+    n = len(x)
+    if n < 2 or ((x[0] << 8) | x[1]) != n - 2:
+        return None
+    protos: list[bytes] = []
+    p = 2
+    while p < n:
+        e = p + 1 + x[p]
+        if e > n:
+            return None
+        protos.append(x[p + 1:e])
+        p = e
+    return ("alpn_raw", tuple(protos)), ("alpn", tuple(map(_ascii, protos)))
+
+
+def _fd_key_share(x: bytes) -> _Fields | None:
+    n = len(x)
+    if n < 2 or ((x[0] << 8) | x[1]) != n - 2:
+        return None
+    shares: list[KeyShareEntry] = []
+    p = 2
+    while p < n:
+        if p + 4 > n:
+            return None
+        group, m = _HH(x, p)
+        p += 4 + m
+        if p > n:
+            return None
+        shares.append(KeyShareEntry(group, m))
+    return (("key_shares", tuple(shares)),)
+
+
+def _fd_ech(x: bytes) -> _Fields | None:
+    return (("ech_present", True), ("ech_type", x[0])) if x else None
+
+
+def _fd_padding(x: bytes) -> _Fields | None:
+    return (("padding_length", len(x)),)
+
+
+def _fd_session_ticket(x: bytes) -> _Fields | None:
+    return (("session_ticket_length", len(x)),)
+
+
+def _fd_pre_shared_key(x: bytes) -> _Fields | None:
+    n = len(x)
+    if n < 2:
+        return None
+    stop = 2 + ((x[0] << 8) | x[1])
+    if stop > n:
+        return None
+    count = 0
+    p = 2
+    while p < stop:
+        if p + 2 > stop:
+            return None
+        p += 6 + ((x[p] << 8) | x[p + 1])  # identity<1..2^16-1>, obfuscated_ticket_age(4)
+        if p > stop:
+            return None
+        count += 1
+    if stop + 2 > n or stop + 2 + ((x[stop] << 8) | x[stop + 1]) != n:
+        return None
+    return ("psk_present", True), ("psk_identities", count)
+
+
+_EARLY_DATA: Final[_Fields] = (("early_data", True),)
+_STATUS_REQUEST: Final[_Fields] = (("status_request", True),)
+_COOKIE: Final[_Fields] = (("cookie_present", True),)
+
+_CH_DECODERS: Final[dict[int, tuple[Callable[[bytes], _Fields | None], bool]]] = {
+    # type: (decoder, cache its result by the extension's bytes)
+    int(ExtensionType.SERVER_NAME): (_fd_server_name, True),
+    int(ExtensionType.SUPPORTED_VERSIONS): (_fd_supported_versions, True),
+    int(ExtensionType.SUPPORTED_GROUPS): (_fd_supported_groups, True),
+    int(ExtensionType.KEY_SHARE): (_fd_key_share, False),
+    int(ExtensionType.SIGNATURE_ALGORITHMS): (_fd_signature_algorithms, True),
+    int(ExtensionType.SIGNATURE_ALGORITHMS_CERT): (_fd_signature_algorithms_cert, True),
+    int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION): (_fd_alpn, True),
+    int(ExtensionType.EC_POINT_FORMATS): (_fd_ec_point_formats, True),
+    int(ExtensionType.PSK_KEY_EXCHANGE_MODES): (_fd_psk_key_exchange_modes, True),
+    int(ExtensionType.ENCRYPTED_CLIENT_HELLO): (_fd_ech, False),
+    int(ExtensionType.PADDING): (_fd_padding, False),
+    int(ExtensionType.PRE_SHARED_KEY): (_fd_pre_shared_key, False),
+    int(ExtensionType.EARLY_DATA): (lambda x: _EARLY_DATA, False),
+    int(ExtensionType.SESSION_TICKET): (_fd_session_ticket, False),
+    int(ExtensionType.STATUS_REQUEST): (lambda x: _STATUS_REQUEST, False),
+    int(ExtensionType.RECORD_SIZE_LIMIT): (_fd_record_size_limit, True),
+    int(ExtensionType.COMPRESS_CERTIFICATE): (_fd_compress_certificate, True),
+    int(ExtensionType.COOKIE): (lambda x: _COOKIE, False),
+}
+"""The extensions ``_decode_client_extensions`` decodes, by type: a fast decoder, and whether its
+result is worth caching (a client sends the same groups, signature algorithms, ALPN list, ... on
+every connection; key shares, PSKs and padding differ each time)."""
+
+FIELD_CACHE_SIZE: Final = 4096
+"""Decoded ClientHello extensions kept by their bytes; the cache is emptied when full."""
+_FIELD_CACHE_MAX_DATA: Final = 512
+_field_cache: dict[Extension, _Fields] = {}
+
+
+_ClientHelloTwin: Final = _mutable_twin(ClientHello)
+
+
+def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
+    """Decode a ClientHello body (without the 4-byte handshake header).
+
+    The fast path; anything irregular is decoded by ``_parse_client_hello_reference``."""
+    n = len(body)
+    if n < 35:
+        return _parse_client_hello_reference(body)
+    sid_len = body[34]
+    p = 35 + sid_len
+    if sid_len > 32 or p + 2 > n:
+        return _parse_client_hello_reference(body)
+    k = (body[p] << 8) | body[p + 1]
+    p += 2
+    if k & 1 or p + k >= n:  # the compression methods' length byte must follow
+        return _parse_client_hello_reference(body)
+    suites = _u16s(body, p, k >> 1)
+    p += k
+    m = body[p]
+    p += 1 + m
+    if p > n:
+        return _parse_client_hello_reference(body)
+    compression = tuple(body[p - m:p])
+    exts: tuple[Extension, ...] = ()
+    types: list[int] = []
+    if p < n:
+        # RFC 5246 section 7.4.1.2: the extensions block may be absent altogether (pre-TLS 1.2 clients).
+        parsed = _fast_extensions(body, p + 2) if p + 2 <= n and ((body[p] << 8) | body[p + 1]) == n - p - 2 \
+            else None
+        if parsed is None:
+            return _parse_client_hello_reference(body)
+        exts, types = parsed
+    fields: dict[str, object] = {}
+    decoders = _CH_DECODERS
+    cache = _field_cache
+    for ext in exts:
+        entry = decoders.get(ext[0])
+        if entry is None:
+            continue
+        if entry[1]:
+            decoded = cache.get(ext)
+            if decoded is None:
+                decoded = entry[0](ext[1])
+                if decoded is None:
+                    return _parse_client_hello_reference(body)
+                if len(ext[1]) <= _FIELD_CACHE_MAX_DATA:
+                    if len(cache) >= FIELD_CACHE_SIZE:
+                        cache.clear()
+                    cache[ext] = decoded
+        else:
+            decoded = entry[0](ext[1])
+            if decoded is None:
+                return _parse_client_hello_reference(body)
+        fields.update(decoded)
+    fields["decode_errors"] = tuple(_duplicates(exts)) if len(set(types)) != len(types) else ()
+    hello: ClientHello = _ClientHelloTwin((body[0] << 8) | body[1], body[2:34], body[35:35 + sid_len], suites,
+                                          compression, exts, **fields)
+    hello.__class__ = ClientHello
+    return hello
 
 
 def parse_sslv2_client_hello(record: bytes) -> ClientHello | NeedMoreData | ProtocolError:
@@ -529,7 +831,8 @@ class ServerHello:
         return any(e.type == etype for e in self.extensions)
 
 
-def parse_server_hello(body: bytes) -> ServerHello | ProtocolError:
+def _parse_server_hello_reference(body: bytes) -> ServerHello | ProtocolError:
+    """The reference decoder of a ServerHello body: every input the fast path finds irregular comes here."""
     r = _Reader(body)
     try:
         legacy_version = r.u16("legacy_version")
@@ -580,6 +883,67 @@ def parse_server_hello(body: bytes) -> ServerHello | ProtocolError:
     )
 
 
+_ServerHelloTwin: Final = _mutable_twin(ServerHello)
+
+
+def parse_server_hello(body: bytes) -> ServerHello | ProtocolError:
+    """Decode a ServerHello or HelloRetryRequest body (without the 4-byte handshake header).
+
+    The fast path; anything irregular is decoded by ``_parse_server_hello_reference``."""
+    n = len(body)
+    if n < 38:
+        return _parse_server_hello_reference(body)
+    sid_len = body[34]
+    p = 35 + sid_len
+    if sid_len > 32 or p + 3 > n:
+        return _parse_server_hello_reference(body)
+    cipher_suite = (body[p] << 8) | body[p + 1]
+    compression = body[p + 2]
+    p += 3
+    exts: tuple[Extension, ...] = ()
+    types: list[int] = []
+    if p < n:
+        parsed = _fast_extensions(body, p + 2) if p + 2 <= n and ((body[p] << 8) | body[p + 1]) == n - p - 2 \
+            else None
+        if parsed is None:
+            return _parse_server_hello_reference(body)
+        exts, types = parsed
+    random = body[2:34]
+    is_hrr = random == HELLO_RETRY_REQUEST_RANDOM
+    selected_version: int | None = None
+    key_share_group: int | None = None
+    alpn_raw: bytes | None = None
+    cookie = False
+    for t, x in exts:
+        if t == 43:  # supported_versions: the selected_version
+            if len(x) != 2:
+                return _parse_server_hello_reference(body)
+            selected_version = (x[0] << 8) | x[1]
+        elif t == 51:  # key_share: HRR a NamedGroup, ServerHello a KeyShareEntry (RFC 8446 4.2.8)
+            m = len(x)
+            if m != 2 if is_hrr else (m < 4 or ((x[2] << 8) | x[3]) != m - 4):
+                return _parse_server_hello_reference(body)
+            key_share_group = (x[0] << 8) | x[1]
+        elif t == 16:  # ALPN: a list of exactly one protocol name
+            m = len(x)
+            if m < 3 or ((x[0] << 8) | x[1]) != m - 2 or x[2] != m - 3:
+                return _parse_server_hello_reference(body)
+            alpn_raw = x[3:]
+        elif t == 44:  # cookie
+            cookie = True
+    tail = body[26:34]
+    sentinel = "TLSv1.2" if tail == DOWNGRADE_TLS12 else "TLSv1.1-or-below" if tail == DOWNGRADE_TLS11 else None
+    hello: ServerHello = _ServerHelloTwin(
+        (body[0] << 8) | body[1], random, body[35:35 + sid_len], cipher_suite, compression, exts,
+        selected_version=selected_version, key_share_group=key_share_group,
+        alpn=_ascii(alpn_raw) if alpn_raw is not None else None, alpn_raw=alpn_raw, is_hrr=is_hrr,
+        cookie_present=cookie, downgrade_sentinel=sentinel,
+        decode_errors=tuple(_duplicates(exts)) if len(set(types)) != len(types) else (),
+    )
+    hello.__class__ = ServerHello
+    return hello
+
+
 # --- Certificate, RFC 5246 section 7.4.2 / RFC 8446 section 4.4.2 -------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -601,7 +965,8 @@ class CertificateMessage:
         return not self.certificates and not self.certificates_omitted
 
 
-def parse_certificate(body: bytes, tls13: bool = False) -> CertificateMessage | ProtocolError:
+def _parse_certificate_reference(body: bytes, tls13: bool = False) -> CertificateMessage | ProtocolError:
+    """The reference decoder of a Certificate body: every input the fast path finds irregular comes here."""
     r = _Reader(body)
     certs: list[CertificateFacts] = []
     entry_exts: list[tuple[Extension, ...]] = []
@@ -625,6 +990,31 @@ def parse_certificate(body: bytes, tls13: bool = False) -> CertificateMessage | 
     except _DecodeError as exc:
         return ProtocolError(f"Certificate {exc.what}", body[:RAW_KEPT], exc.offset)
     return CertificateMessage(tuple(certs), tls13, context, tuple(entry_exts), omitted)
+
+
+def parse_certificate(body: bytes, tls13: bool = False) -> CertificateMessage | ProtocolError:
+    """Decode a Certificate body; ``tls13`` for the TLS 1.3 format (seen only decrypted).
+
+    The fast path reads a well-formed TLS 1.2 list; anything else is decoded by
+    ``_parse_certificate_reference``."""
+    n = len(body)
+    if tls13 or n < 3 or ((body[0] << 16) | (body[1] << 8) | body[2]) != n - 3:
+        return _parse_certificate_reference(body, tls13)
+    certs: list[CertificateFacts] = []
+    omitted = 0
+    p = 3
+    while p < n:
+        if p + 3 > n:
+            return _parse_certificate_reference(body, tls13)
+        e = p + 3 + ((body[p] << 16) | (body[p + 1] << 8) | body[p + 2])
+        if e > n or e == p + 3:
+            return _parse_certificate_reference(body, tls13)
+        if len(certs) < MAX_CERTIFICATES:
+            certs.append(certificate_facts(body[p + 3:e]))
+        else:
+            omitted += 1
+        p = e
+    return CertificateMessage(tuple(certs), False, None, (), omitted)
 
 
 # --- CertificateRequest, RFC 5246 section 7.4.4 / RFC 8446 section 4.3.2 ------------------------
@@ -705,8 +1095,23 @@ def parse_server_key_exchange(body: bytes, cipher_suite: int | None, version: in
     """Decoded when the suite says ECDHE or DHE; anything else (PSK, SRP, malformed) stays ``unknown``.
 
     Never an error: the message is already framed and its content only informs, so what cannot
-    be decoded is reported as ``kind="unknown"`` with its length.
+    be decoded is reported as ``kind="unknown"`` with its length. The fast path reads the common
+    ECDHE named_curve case; everything else is decoded by ``_parse_server_key_exchange_reference``.
     """
+    name = CIPHER_SUITES.get(cipher_suite, "") if cipher_suite is not None else ""
+    n = len(body)
+    if "_ECDHE_" in name and n >= 4 and body[0] == 3 and "_PSK_" not in name and "_SRP_" not in name \
+            and "_anon_" not in name:
+        e = 4 + body[3]  # curve_type(1)=named_curve, namedcurve(2), ECPoint public<1..2^8-1>
+        if e <= n:
+            sig = (body[e] << 8) | body[e + 1] if n - e >= 2 and (version is None or version >= 0x0303) else None
+            return ServerKeyExchange("ecdhe", n, (body[1] << 8) | body[2], 3, body[3], signature_algorithm=sig)
+    return _parse_server_key_exchange_reference(body, cipher_suite, version)
+
+
+def _parse_server_key_exchange_reference(body: bytes, cipher_suite: int | None, version: int | None
+                                         ) -> ServerKeyExchange:
+    """The reference decoder of a ServerKeyExchange (see ``parse_server_key_exchange``)."""
     name = CIPHER_SUITES.get(cipher_suite, "") if cipher_suite is not None else ""
     r = _Reader(body)
     signed = version is None or version >= 0x0303
@@ -797,23 +1202,33 @@ class ParsedHandshake:
 def decode_handshake_body(msg_type: int, body: bytes, context: HandshakeContext
                           ) -> HandshakeMessage | ProtocolError:
     """Decode a complete handshake body of type ``msg_type``."""
-    if msg_type == HandshakeType.CLIENT_HELLO:
+    return _decode_body(msg_type, body, context.version, context.cipher_suite, context.tls13_certificates)
+
+
+_SERVER_HELLO_DONE: Final = ServerHelloDone()
+
+
+def _decode_body(msg_type: int, body: bytes, version: int | None, cipher_suite: int | None,
+                 tls13_certificates: bool = False) -> HandshakeMessage | ProtocolError:
+    """``decode_handshake_body`` with the context spelled out (the stream calls this, per message).
+    Plain ints, most frequent first: comparing with an IntEnum member costs an attribute lookup."""
+    if msg_type == 1:  # HandshakeType.CLIENT_HELLO
         return parse_client_hello(body)
-    if msg_type == HandshakeType.SERVER_HELLO:
+    if msg_type == 2:  # SERVER_HELLO
         return parse_server_hello(body)
-    if msg_type == HandshakeType.CERTIFICATE:
-        return parse_certificate(body, tls13=context.tls13_certificates)
-    if msg_type == HandshakeType.CERTIFICATE_REQUEST:
-        return parse_certificate_request(body, context.version)
-    if msg_type == HandshakeType.SERVER_KEY_EXCHANGE:
-        return parse_server_key_exchange(body, context.cipher_suite, context.version)
-    if msg_type == HandshakeType.SERVER_HELLO_DONE:
+    if msg_type == 11:  # CERTIFICATE
+        return parse_certificate(body, tls13=tls13_certificates)
+    if msg_type == 12:  # SERVER_KEY_EXCHANGE
+        return parse_server_key_exchange(body, cipher_suite, version)
+    if msg_type == 14:  # SERVER_HELLO_DONE
         if body:
             return ProtocolError(f"ServerHelloDone: {len(body)} bytes in an empty message", body[:RAW_KEPT])
-        return ServerHelloDone()
-    if msg_type == HandshakeType.NEW_SESSION_TICKET:
-        return _parse_new_session_ticket(body, context.version is not None and context.version >= 0x0304)
-    if msg_type == HandshakeType.FINISHED:
+        return _SERVER_HELLO_DONE
+    if msg_type == 13:  # CERTIFICATE_REQUEST
+        return parse_certificate_request(body, version)
+    if msg_type == 4:  # NEW_SESSION_TICKET
+        return _parse_new_session_ticket(body, version is not None and version >= 0x0304)
+    if msg_type == 20:  # FINISHED
         return Finished(body)
     return RawHandshake(msg_type, len(body), body[:RAW_KEPT])
 
