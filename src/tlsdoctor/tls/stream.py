@@ -42,6 +42,13 @@ Caps on untrusted input (all reported as anomalies when hit):
 
 Buffering is linear: one ``bytearray`` with a read offset, compacted when the consumed prefix is
 large, so a record split over many segments costs no more than one copy of each byte.
+
+The common case has a fast path: nothing is buffered and the feed begins with whole records (a
+segment holding a ClientHello, a server's first flight, application data). Those records are
+read straight from ``data`` without the buffer, and the handshake messages that lie whole inside
+a record straight from the record, without the reassembly buffer. What is left (a partial record
+or message, or one that is not well formed) goes through the general path, which reports it.
+Both paths give the same events, anomalies and frames (tests/unit/test_tls_speedpath.py).
 """
 
 from __future__ import annotations
@@ -61,12 +68,16 @@ from tlsdoctor.tls.events import (
     TLSEvent,
 )
 from tlsdoctor.tls.messages import (
+    RAW_KEPT,
     ClientHello,
     HandshakeContext,
+    HandshakeMessage,
     NeedMoreData,
-    ParsedHandshake,
     ProtocolError,
+    RawHandshake,
     ServerHello,
+    _decode_body,
+    _mutable_twin,
     parse_handshake,
     parse_sslv2_client_hello,
 )
@@ -93,11 +104,21 @@ _COMPACT_AT: Final = 16384
 
 _TLS_CONTENT_TYPES: Final = frozenset(int(t) for t in ContentType if t <= ContentType.HEARTBEAT)
 
+# Faster constructors of the two events of the hot path (see messages._mutable_twin).
+_EncryptedRecordEventTwin: Final = _mutable_twin(EncryptedRecordEvent)
+_HandshakeEventTwin: Final = _mutable_twin(HandshakeEvent)
+
 
 class ParserState(Enum):
     START = "start"
     RECORDS = "records"
     STOPPED = "stopped"
+
+
+# Module-level names for the hot path: reading an Enum member off its class is an attribute lookup.
+_START: Final = ParserState.START
+_RECORDS: Final = ParserState.RECORDS
+_STOPPED: Final = ParserState.STOPPED
 
 
 def looks_like_tls_client_start(data: bytes) -> bool:
@@ -180,17 +201,27 @@ class TLSDirectionParser:
     def feed(self, data: bytes, frame: int, ts_ns: int) -> list[TLSEvent]:
         """The next in-order bytes of this direction, from ``frame``; returns the events they complete."""
         self.bytes_seen += len(data)
-        if self.state is ParserState.STOPPED or not data:
+        state = self.state
+        if state is _STOPPED or not data:
             return []
+        out: list[TLSEvent] = []
+        if not self._buf and self._fast_path:
+            if state is _START and len(data) >= 3 and data[1] == 3 and data[0] in _TLS_CONTENT_TYPES:
+                self.state = state = _RECORDS  # what _start decides on these bytes
+            if state is _RECORDS:
+                self._fast_records(data if type(data) is bytes else bytes(data), frame, ts_ns, out)
+                return out
         self._feeds.append((self._base + len(self._buf), frame))
         self._buf += data
-        out: list[TLSEvent] = []
-        if self.state is ParserState.START:
+        if self.state is _START:
             self._start(frame, ts_ns, out)
-        if self.state is ParserState.RECORDS:
+        if self.state is _RECORDS:
             self._records(frame, ts_ns, out)
         self._compact()
         return out
+
+    _fast_path = True
+    """Internal switch: False sends every feed through the general path (the speed-path tests compare both)."""
 
     def gap(self, frame: int) -> list[TLSEvent]:
         """Bytes of this direction were lost before ``frame``: we cannot find record boundaries
@@ -299,16 +330,41 @@ class TLSDirectionParser:
         self.state = ParserState.RECORDS
 
     # RECORDS: RFC 8446 section 5.1 TLSPlaintext / RFC 5246 section 6.2.1.
+    def _fast_records(self, data: bytes, frame: int, ts_ns: int, out: list[TLSEvent]) -> None:
+        """``feed`` with nothing buffered: whole, well-formed records straight from ``data``; the
+        rest through the buffer and ``_records``, as if all of ``data`` had been buffered."""
+        n = len(data)
+        p = 0
+        types = _TLS_CONTENT_TYPES
+        while n - p >= 5:
+            ctype = data[p]
+            length = (data[p + 3] << 8) | data[p + 4]
+            end = p + 5 + length
+            if end > n or ctype not in types or data[p + 1] != 3 or length > MAX_RECORD_LENGTH:
+                break
+            self.records_seen += 1
+            self._record(ctype, data[p + 5:end], frame, frame, ts_ns, out)
+            p = end
+            if self.state is not _RECORDS:
+                return  # stopped (a fatal anomaly): the buffers are gone
+        # Every earlier feed is consumed: only this one can own the bytes still to come.
+        self._feeds.clear()
+        self._base += p
+        if p < n:
+            self._feeds.append((self._base, frame))
+            self._buf += memoryview(data)[p:]
+            self._records(frame, ts_ns, out)
+            self._compact()
+
     def _records(self, frame: int, ts_ns: int, out: list[TLSEvent]) -> None:
         buf = self._buf
-        while self.state is ParserState.RECORDS:
+        while self.state is _RECORDS:
             pos = self._pos
             if len(buf) - pos < 5:
                 return
             ctype = buf[pos]
             major, minor = buf[pos + 1], buf[pos + 2]
             length = (buf[pos + 3] << 8) | buf[pos + 4]
-            header = bytes(buf[pos:pos + 5])
             if ctype not in _TLS_CONTENT_TYPES:
                 self._anomaly(out, AnomalyKind.UNKNOWN_CONTENT_TYPE, frame,
                               f"{self._side} record with unknown content type {ctype} at byte "
@@ -318,29 +374,34 @@ class TLSDirectionParser:
             if major != 3:
                 self._anomaly(out, AnomalyKind.BAD_RECORD_VERSION, frame,
                               f"{self._side} record with version 0x{major:02x}{minor:02x} (not 3.x) at byte "
-                              f"{self._base + pos}: not a TLS record boundary", header, fatal=True)
+                              f"{self._base + pos}: not a TLS record boundary", bytes(buf[pos:pos + 5]), fatal=True)
                 return
             if length > MAX_RECORD_LENGTH:
                 self._anomaly(out, AnomalyKind.RECORD_TOO_LONG, frame,
                               f"{self._side} record claims {length} bytes, more than the {MAX_RECORD_LENGTH} "
-                              "TLS allows (RFC 5246 section 6.2.3)", header, fatal=True)
+                              "TLS allows (RFC 5246 section 6.2.3)", bytes(buf[pos:pos + 5]), fatal=True)
                 return
             if len(buf) - pos - 5 < length:
                 return
             first_frame = self._frame_at(self._base + pos)
-            payload = bytes(buf[pos + 5:pos + 5 + length])
             self._pos = pos + 5 + length
             self.records_seen += 1
-            self._record(ctype, payload, first_frame, frame, ts_ns, out)
+            if ctype == 23 and not self._hs:  # no copy of what is opaque anyway
+                self._application_data(length, first_frame, frame, ts_ns, out)
+                continue
+            self._record(ctype, bytes(buf[pos + 5:pos + 5 + length]), first_frame, frame, ts_ns, out)
 
     def _record(self, ctype: int, payload: bytes, first_frame: int, frame: int, ts_ns: int,
                 out: list[TLSEvent]) -> None:
         length = len(payload)
-        if ctype != ContentType.HANDSHAKE and self._hs and not self._encrypting:
+        if ctype == 23 and not self._hs:
+            self._application_data(length, first_frame, frame, ts_ns, out)
+            return
+        if ctype != 22 and self._hs and not self._encrypting:
             self._anomaly(out, AnomalyKind.INTERLEAVED_RECORD, frame,
                           f"{self._side} sent a record of type {ctype} in the middle of a handshake message "
                           "(RFC 8446 section 5.1 forbids interleaving)")
-        if ctype == ContentType.HANDSHAKE:
+        if ctype == 22:  # handshake
             if self._encrypting:
                 if not (self.from_client and self._offered_tls13 and _looks_like_plaintext_client_hello(payload)):
                     self._emit(out, EncryptedRecordEvent(ctype, length, frame, first_frame, ts_ns), frame)
@@ -352,7 +413,7 @@ class TLSDirectionParser:
                               f"{self._side} sent an empty handshake record (RFC 8446 section 5.1 forbids it)")
                 return
             self._handshake_bytes(payload, first_frame, frame, ts_ns, out)
-        elif ctype == ContentType.CHANGE_CIPHER_SPEC:
+        elif ctype == 20:  # change_cipher_spec
             if payload != b"\x01":
                 self._anomaly(out, AnomalyKind.BAD_CHANGE_CIPHER_SPEC, frame,
                               f"{self._side} ChangeCipherSpec record holds {payload[:8].hex()} "
@@ -361,7 +422,7 @@ class TLSDirectionParser:
             self._ccs_seen = True
             # TLS 1.3's CCS is the compatibility dummy (RFC 8446 appendix D.4) and encrypts nothing.
             self._encrypting = self.from_client or not self._selected_tls13
-        elif ctype == ContentType.ALERT:
+        elif ctype == 21:  # alert
             if length == 2 and not self._encrypting:
                 self._emit(out, AlertEvent(payload[0], payload[1], frame, ts_ns, False, first_frame, 2), frame)
             elif length == 0:
@@ -371,14 +432,43 @@ class TLSDirectionParser:
         else:  # application_data, heartbeat: opaque
             self._emit(out, EncryptedRecordEvent(ctype, length, frame, first_frame, ts_ns), frame)
 
+    def _application_data(self, length: int, first_frame: int, frame: int, ts_ns: int, out: list[TLSEvent]) -> None:
+        """An application_data record (opaque: only its length matters) with no handshake message pending."""
+        ev: EncryptedRecordEvent = _EncryptedRecordEventTwin(23, length, frame, first_frame, ts_ns)
+        ev.__class__ = EncryptedRecordEvent
+        self._emit(out, ev, frame)
+
     def _handshake_bytes(self, payload: bytes, first_frame: int, frame: int, ts_ns: int,
                          out: list[TLSEvent]) -> None:
         """Reassemble handshake messages (RFC 8446 section 5.1: they may span records and share them)."""
         if not self._hs:
             self._hs_first_frame = first_frame
+            # Nothing pending: the messages that lie whole in this record are decoded straight from it.
+            n = len(payload)
+            p = 0
+            cap = self.max_handshake_bytes
+            while n - p >= 4:
+                length = (payload[p + 1] << 16) | (payload[p + 2] << 8) | payload[p + 3]
+                end = p + 4 + length
+                if end > n or length > cap:
+                    break
+                msg_type = payload[p]
+                body = payload[p + 4:end]
+                p = end
+                decoded = _decode_body(msg_type, body, self._version, self._cipher_suite)
+                if isinstance(decoded, ProtocolError):  # framed, but the body does not decode
+                    self._message(msg_type, RawHandshake(msg_type, length, body[:RAW_KEPT]), length, decoded,
+                                  frame, ts_ns, out)
+                else:
+                    self._message(msg_type, decoded, length, None, frame, ts_ns, out)
+                if self.state is not _RECORDS:
+                    return
+            if p == n:
+                return
+            payload = payload[p:]
         self._hs += payload
         hs = self._hs
-        while hs and self.state is ParserState.RECORDS:
+        while hs and self.state is _RECORDS:
             if len(hs) >= 4:
                 # Look at the header before copying anything: a message arriving in many small
                 # records must not be copied once per record.
@@ -395,25 +485,30 @@ class TLSDirectionParser:
                               result.raw, fatal=True)
                 return
             del hs[:result.consumed]
-            self._message(result, frame, ts_ns, out)
+            self._message(result.msg_type, result.message, result.length, result.error, frame, ts_ns, out)
             self._hs_first_frame = first_frame  # whatever is left began in this record
 
-    def _message(self, parsed: ParsedHandshake, frame: int, ts_ns: int, out: list[TLSEvent]) -> None:
-        if parsed.error is not None:
+    def _message(self, msg_type: int, msg: HandshakeMessage, length: int, error: ProtocolError | None,
+                 frame: int, ts_ns: int, out: list[TLSEvent]) -> None:
+        """One complete message; ``error`` when its body did not decode (``msg`` is then a RawHandshake)."""
+        if error is not None:
             self._anomaly(out, AnomalyKind.HANDSHAKE_MALFORMED, frame,
-                          f"{self._side}: {parsed.error.reason} (kept as a raw message)", parsed.error.raw)
-        msg = parsed.message
+                          f"{self._side}: {error.reason} (kept as a raw message)", error.raw)
         if isinstance(msg, ClientHello):
-            self._offered_tls13 = 0x0304 in msg.offered_versions
-        elif isinstance(msg, ServerHello):
-            self._version = msg.version
-            self._cipher_suite = msg.cipher_suite
-            self._selected_tls13 = msg.version == 0x0304 or msg.version >> 8 == 0x7F
-        if isinstance(msg, ClientHello | ServerHello):
+            # 0x0304 in msg.offered_versions, without building that tuple.
+            sv = msg.supported_versions
+            self._offered_tls13 = 0x0304 in sv if sv else msg.legacy_version == 0x0304 and not msg.has_extension(43)
             for problem in msg.decode_errors:
                 self._anomaly(out, AnomalyKind.EXTENSION_MALFORMED, frame, f"{self._side} hello: {problem}")
-        self._emit(out, HandshakeEvent(parsed.msg_type, msg, parsed.length, frame, self._hs_first_frame, ts_ns),
-                   frame)
+        elif isinstance(msg, ServerHello):
+            self._version = version = msg.version
+            self._cipher_suite = msg.cipher_suite
+            self._selected_tls13 = version == 0x0304 or version >> 8 == 0x7F
+            for problem in msg.decode_errors:
+                self._anomaly(out, AnomalyKind.EXTENSION_MALFORMED, frame, f"{self._side} hello: {problem}")
+        ev: HandshakeEvent = _HandshakeEventTwin(msg_type, msg, length, frame, self._hs_first_frame, ts_ns)
+        ev.__class__ = HandshakeEvent
+        self._emit(out, ev, frame)
 
 
 def _looks_like_plaintext_client_hello(payload: bytes) -> bool:
