@@ -61,7 +61,7 @@ def _print_terminal(analysis: object) -> None:
     from tlsdoctor.evidence.nginx_model import NginxAnalysis
 
     assert isinstance(analysis, NginxAnalysis)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # file:line and fixes stay whole for copy and paste
     style = {"certain": "bold red", "likely": "red", "possible": "yellow"}
     for n, f in enumerate(analysis.findings, 1):
         first = f.evidence[0] if f.evidence else None
@@ -69,7 +69,7 @@ def _print_terminal(analysis: object) -> None:
         console.print(f"[{style[f.confidence.value]}]{n}. {escape(f.cause)}[/] [bold]{escape(f.title)}[/]"
                       f"  [dim]({f.confidence.value})[/]")
         console.print(f"   at {escape(where)}")
-        console.print(f"   {escape(f.explanation)}", soft_wrap=False)
+        console.print(f"   {escape(f.explanation)}")
         for e in f.evidence:
             loc = f"{e.source}:{e.line}" if e.line else e.source
             console.print(f"   [dim]{escape(loc)}[/]  {escape(e.text)}")

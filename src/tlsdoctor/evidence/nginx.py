@@ -35,6 +35,7 @@ code); ``nginx_patch`` turns the findings' changes into a unified diff.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import itertools
@@ -247,12 +248,30 @@ class _Resolver:
                 for value, via in self.resolve(d.args[1], scope, special, depth + 1):
                     out.append((value, (d.ref, *via)))
         elif name in self.maps:
-            for entry in self.maps[name].entries:
+            for entry in self._map_entries(self.maps[name], scope, special, depth):
                 if entry.value == "":
                     continue
                 for value, via in self.resolve(entry.value, scope, special, depth + 1):
                     out.append((value, (entry.ref, *via)))
         return out or [(f"${name}", ())]
+
+
+    def _map_entries(self, mp: MapBlock, scope: _Scope, special: dict[str, str], depth: int) -> list[MapEntry]:
+        """The entries a map can yield: the matching one when its source is known here, else all of them."""
+        sources = self.resolve(mp.source, scope, special, depth + 1)
+        if len(sources) != 1 or "$" in sources[0][0]:
+            return list(mp.entries)  # the source is up to the request ($http_x_region): every value is possible
+        value = sources[0][0]
+        for entry in mp.entries:
+            key = entry.key[1:] if entry.key.startswith("\\") else entry.key
+            if entry.key.startswith("~"):
+                flags = re.IGNORECASE if entry.key.startswith("~*") else 0
+                with contextlib.suppress(re.error):
+                    if re.search(entry.key.lstrip("~*") if flags else entry.key[1:], value, flags):
+                        return [entry]
+            elif entry.key != "default" and key == value:
+                return [entry]
+        return [e for e in mp.entries if e.key == "default"]
 
 
 def _walk_if(directives: Iterable[Directive]) -> Iterator[Directive]:
@@ -479,6 +498,13 @@ def _site(scope: _Scope, pass_directive: Directive, c: _Collected, resolver: _Re
     header_ds, inherited = scope.effective_array(f"{prefix}_set_header") if module != "uwsgi" else ([], True)
     headers = tuple(HeaderSetting(d.args[0], d.args[1] if len(d.args) > 1 else "", d.ref)
                     for d in header_ds if d.args)
+    shadowed: list[HeaderSetting] = []
+    if module != "uwsgi" and header_ds:
+        outer_scopes = list(scope.chain())
+        level = next(i for i, s in enumerate(outer_scopes) if s.own(f"{prefix}_set_header"))
+        for outer in outer_scopes[level + 1:]:
+            shadowed += [HeaderSetting(d.args[0], d.args[1] if len(d.args) > 1 else "", d.ref)
+                         for d in outer.own(f"{prefix}_set_header") if d.args]
     host_setting = next((h for h in headers if h.name.lower() == "host"), None)
     host_expr = host_setting.value if host_setting else DEFAULT_HOST_HEADER[module]
 
@@ -523,7 +549,7 @@ def _site(scope: _Scope, pass_directive: Directive, c: _Collected, resolver: _Re
         pass_ref=pass_directive.ref, pass_url=raw_url, targets=tuple(targets),
         sni_enabled=sni_enabled, sni_enabled_ref=ref(sni_on_d), sni_name=sni_name, sni_name_ref=ref(sni_name_d),
         host_header=host_expr, host_header_ref=host_setting.ref if host_setting else None,
-        headers=headers, headers_inherited=inherited,
+        headers=headers, headers_inherited=inherited, shadowed_headers=tuple(shadowed),
         verify=verify, verify_ref=ref(verify_d),
         trusted_certificate=trusted_d.args[0] if trusted_d and trusted_d.args else None,
         trusted_certificate_ref=ref(trusted_d),

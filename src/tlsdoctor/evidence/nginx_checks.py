@@ -291,8 +291,15 @@ def check_upstream_host_sni_mismatch(analysis: NginxAnalysis, now: dt.datetime) 
     from tlsdoctor.evidence.nginx import classify_name, strip_port
 
     out = []
+    groups = {u.name for u in analysis.upstreams}
     for loc in analysis.locations:
-        if not loc.sni_enabled or loc.host_header_ref is None:
+        if not loc.sni_enabled:
+            continue
+        group_host = _host_is_group_name(loc, groups)
+        if group_host is not None:
+            out.append(group_host)
+            continue
+        if loc.host_header_ref is None:
             continue
         m = loc.module
         for t in loc.targets:
@@ -324,6 +331,38 @@ def check_upstream_host_sni_mismatch(analysis: NginxAnalysis, now: dt.datetime) 
                 location=loc, changes=(change,)))
             break  # one finding per location
     return out
+
+
+def _host_is_group_name(loc: ProxiedLocation, groups: set[str]) -> NginxFinding | None:
+    """SNI is a real name, but Host is $proxy_host, the group's name: often an outer Host not inherited."""
+    from tlsdoctor.evidence.nginx import strip_port
+
+    if loc.module != "proxy":
+        return None
+    for t in loc.targets:
+        if not (t.tls and t.sni and t.host_header and t.sni_kind in (SniKind.HOSTNAME, SniKind.CLIENT_HOST)):
+            continue
+        if strip_port(t.host_header) not in groups:
+            continue
+        lost = [h for h in loc.shadowed_headers if h.name.lower() == "host"]
+        why = (f" A `{lost[0].ref.text}` is written at {lost[0].ref} but is not in effect here: this block has "
+               f"its own proxy_set_header, and array directives are inherited only when a level has none "
+               f"(ngx_http_proxy_module)." if lost else
+               " No proxy_set_header Host is in effect, and the default is $proxy_host.")
+        value = loc.sni_name if loc.sni_name else t.sni
+        changes = _host_header_changes(loc, value)
+        evidence = _ev(loc.pass_ref) + _ev(loc.sni_name_ref) + [e for h in lost for e in _ev(h.ref)] + \
+            [e for h in loc.headers for e in _ev(h.ref)]
+        return NginxFinding(
+            cause="upstream_host_sni_mismatch",
+            title=f"Host header is the group name {t.host_header}, SNI is {t.sni}",
+            confidence=Confidence.LIKELY,
+            explanation=(f"{loc.where()}: the upstream gets SNI {t.sni} but Host: {t.host_header}, the name of the "
+                         f"upstream block.{why} The origin picks its HTTP virtual host by Host: it answers from "
+                         f"its default site (404, 421 Misdirected Request, or a CDN's error page)."),
+            evidence=_dedupe(evidence), fix=" ".join(c.text for c in changes), location=loc,
+            changes=tuple(changes))
+    return None
 
 
 def check_upstream_verify_off(analysis: NginxAnalysis, now: dt.datetime) -> list[NginxFinding]:
@@ -417,7 +456,7 @@ def check_obsolete_protocols(analysis: NginxAnalysis, now: dt.datetime) -> list[
         old = [v for v in p.protocols if v in OBSOLETE]
         if not old:
             continue
-        kept = tuple(v for v in p.protocols if v not in OBSOLETE) or MODERN_PROTOCOLS
+        kept = tuple(dict.fromkeys([*(v for v in p.protocols if v not in OBSOLETE), *MODERN_PROTOCOLS]))
         change = DirectiveChange(p.ref, (p.ref.file, p.ref.line), (p.directive,), p.directive, kept, p.ref)
         peer = "clients" if p.directive == "ssl_protocols" else "the upstream"
         where = f"server {p.server_names[0]}" if p.server_names else "http"

@@ -255,6 +255,7 @@ class ProxiedLocation:
     host_header_ref: SourceRef | None
     headers: tuple[HeaderSetting, ...]  # the *_set_header directives in effect (all of one level)
     headers_inherited: bool  # they come from an outer block (the location itself has none)
+    shadowed_headers: tuple[HeaderSetting, ...]  # outer ones not in effect because this level has its own
     verify: bool
     verify_ref: SourceRef | None
     trusted_certificate: str | None
