@@ -149,8 +149,8 @@ class CaptureSource:
 
     def _read_head(self) -> bytes:
         head = b""
-        while len(head) < 4:
-            more = self._read_once(4 - len(head))
+        while len(head) < 16:  # enough to name what a non-capture is (xz's magic is 6 bytes)
+            more = self._read_once(16 - len(head))
             if not more:
                 break
             head += more
@@ -161,17 +161,17 @@ class CaptureSource:
         assert self._gzip is not None
         have = 0
         data = first
-        while have < 4:
+        while have < 16:
             for piece in self._gzip.feed(data):
                 self._pieces.append(piece)
                 have += len(piece)
-            if have >= 4 or self._eof or self._gzip.done:
+            if have >= 16 or self._eof or self._gzip.done:
                 break
             data = self._read_once(CHUNK_BYTES)
             if not data:
                 self._pieces.extend(self._gzip.finish())
                 break
-        return b"".join(self._pieces)[:4]
+        return b"".join(self._pieces)[:16]
 
     # -- what is known about the capture ---------------------------------------------------------------------
     @property
