@@ -44,7 +44,7 @@ def _time(fn: Callable[[], object], repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
 
     ch_record = _first_record(transcript("tls13_sni_alpn").side(True)[0])

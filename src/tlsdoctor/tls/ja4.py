@@ -23,6 +23,9 @@ License 1.1, which forbids use in a product: do not add them.
 from __future__ import annotations
 
 import hashlib
+import struct
+from collections.abc import Sequence
+from operator import itemgetter
 from typing import Final
 
 from tlsdoctor.tls.messages import ClientHello
@@ -33,6 +36,12 @@ _VERSION_CHARS: Final[dict[int, str]] = {
     0xFEFF: "d1", 0xFEFD: "d2", 0xFEFC: "d3",
 }
 _EMPTY_HASH: Final = "000000000000"
+_GREASE: Final = frozenset(0x0A0A + 0x1010 * i for i in range(16))
+"""The 16 GREASE values (RFC 8701 section 2), the same as ``registry.is_grease``, for set lookups."""
+# Plain ints: comparing with an IntEnum member costs an attribute lookup on the enum class each time.
+_SERVER_NAME: Final = int(ExtensionType.SERVER_NAME)
+_ALPN: Final = int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION)
+_SUPPORTED_VERSIONS: Final = int(ExtensionType.SUPPORTED_VERSIONS)
 
 
 def _hash12(text: str) -> str:
@@ -75,20 +84,43 @@ def ja4(client_hello: ClientHello, transport: str = "t") -> str:
     return f"{a}_{_hash12(ciphers)}_{_hash12(extensions)}"
 
 
+_PACK_U16S: Final = tuple(struct.Struct(f">{k}H").pack for k in range(129))
+_TWO_DIGITS: Final = tuple(f"{i:02d}" for i in range(100))
+_type_of: Final = itemgetter(0)
+
+
+def _hex_list(values: Sequence[int]) -> str:
+    """``0a0a,1301,...``: each value as 4-digit lower-case hex, comma-separated (one C call when they fit)."""
+    try:
+        packed = _PACK_U16S[len(values)](*values) if len(values) < 129 else struct.pack(f">{len(values)}H", *values)
+    except struct.error:  # a value above 0xffff, only from a hand-built ClientHello
+        return ",".join(f"{v:04x}" for v in values)
+    return packed.hex(",", 2)
+
+
 def _parts(ch: ClientHello, transport: str) -> tuple[str, str, str]:
     if transport not in ("t", "q", "d"):
         raise ValueError(f"JA4 transport must be 't', 'q' or 'd', not {transport!r}")
-    ciphers = [c for c in ch.cipher_suites if not is_grease(c)]
-    ext_types = [t for t in ch.extension_types if not is_grease(t)]
-    sni = "d" if ExtensionType.SERVER_NAME in ext_types else "i"
-    first_alpn = ch.alpn_raw[0] if ch.alpn_raw else None
-    a = (f"{transport}{ja4_version(ch)}{sni}{min(len(ciphers), 99):02d}{min(len(ext_types), 99):02d}"
-         f"{ja4_alpn_chars(first_alpn)}")
-    cipher_text = ",".join(f"{c:04x}" for c in sorted(ciphers))
-    hashed_exts = sorted(t for t in ext_types
-                         if t not in (ExtensionType.SERVER_NAME, ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION))
-    ext_text = ",".join(f"{t:04x}" for t in hashed_exts)
-    sigs = [s for s in ch.signature_algorithms if not is_grease(s)]
+    grease = _GREASE
+    suites = ch.cipher_suites
+    ciphers = sorted(suites) if grease.isdisjoint(suites) else sorted(c for c in suites if c not in grease)
+    ext_types = list(map(_type_of, ch.extensions))
+    if not grease.isdisjoint(ext_types):
+        ext_types = [t for t in ext_types if t not in grease]
+    version = ch.legacy_version  # ja4_version, on the list at hand
+    if _SUPPORTED_VERSIONS in ext_types:
+        offered = [v for v in ch.supported_versions if v not in grease]
+        if offered:
+            version = max(offered)
+    a = "".join((transport, _VERSION_CHARS.get(version, "00"), "d" if _SERVER_NAME in ext_types else "i",
+                 _TWO_DIGITS[min(len(ciphers), 99)], _TWO_DIGITS[min(len(ext_types), 99)],
+                 ja4_alpn_chars(ch.alpn_raw[0] if ch.alpn_raw else None)))
+    hashed_exts = [t for t in ext_types if t != _SERVER_NAME and t != _ALPN]
+    hashed_exts.sort()
+    ext_text = _hex_list(hashed_exts)
+    sigs = ch.signature_algorithms
+    if not grease.isdisjoint(sigs):
+        sigs = tuple(s for s in sigs if s not in grease)
     if sigs:
-        ext_text += "_" + ",".join(f"{s:04x}" for s in sigs)
-    return a, cipher_text, ext_text
+        ext_text += "_" + _hex_list(sigs)
+    return a, _hex_list(ciphers), ext_text
