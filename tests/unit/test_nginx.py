@@ -483,3 +483,16 @@ def test_classify_name(name: str, kind: SniKind) -> None:
 def test_parse_pass_url(module: str, url: str, expected: tuple[str | None, str, int | None]) -> None:
     from tlsdoctor.evidence.nginx import parse_pass_url
     assert parse_pass_url(module, url) == expected
+
+
+@pytest.mark.parametrize(("target", "upstream", "expected_fix"), [
+    ("https://origin.test", "", "proxy_ssl_server_name on;"),  # the pass host is a name: keep it (seed 002)
+    ("https://grp", "upstream grp { server one.test:443; }", "proxy_ssl_server_name on; proxy_ssl_name $host;"),
+    ("https://192.0.2.10", "", "proxy_ssl_server_name on; proxy_ssl_name $host;"),
+])
+def test_host_header_passing_the_clients_name(tmp_path: Path, target: str, upstream: str, expected_fix: str) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"events {{}}\nhttp {{\n{upstream}\nserver {{\nlocation / {{\nproxy_pass {target};\n"
+                    "proxy_set_header Host $host;\nproxy_ssl_verify on;\n}\n}\n}\n")
+    (f,) = analyze_config(str(conf)).findings
+    assert (f.cause, f.fix) == ("upstream_sni_off", expected_fix)

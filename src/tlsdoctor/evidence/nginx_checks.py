@@ -8,8 +8,9 @@ turns into a unified diff.
 
 Where the fix needs the upstream's real host name (seed 000: ``proxy_pass https://group/`` sends the
 group's name as SNI and as Host), it comes, in this order, from a literal ``proxy_set_header Host``,
-from an explicit ``proxy_set_header Host $host`` (then ``$host`` it is), or from the single DNS name
-among the group's ``server`` lines. When one location reaches several groups (``proxy_pass
+from an explicit ``proxy_set_header Host $host`` when the pass names a group or an address (then
+``$host`` it is), from the pass URL's host when it is a DNS name (seed 002: only SNI is missing), or
+from the single DNS name among the group's ``server`` lines. When one location reaches several groups (``proxy_pass
 https://$backend`` through a ``map``) with different names, the fix adds a ``map $proxy_host`` keyed
 on the group, as seed 000 recommends. A name we cannot know (a group of IP addresses, no literal
 Host) is said so, and that fix is left out of the patch.
@@ -76,7 +77,10 @@ def proper_name(loc: ProxiedLocation, target: PassTarget) -> NameChoice:
         name = strip_port(header)
         if classify_name(name, set()) is SniKind.HOSTNAME:
             return NameChoice(name, f"the literal Host header ({host_ref})", (host_ref,))
-    if header and host_ref is not None and explicit and classify_name(header, set()) is SniKind.CLIENT_HOST:
+    pass_host_is_a_name = target.upstream is None and classify_name(target.host, set()) is SniKind.HOSTNAME
+    if (header and host_ref is not None and explicit and not pass_host_is_a_name
+            and classify_name(header, set()) is SniKind.CLIENT_HOST):
+        # Host passes the client's name to a group or an address: SNI should follow it.
         return NameChoice("$host", f"the Host header, which passes the client's ({host_ref})", (host_ref,))
     if target.upstream is not None:
         names = target.upstream.host_names
