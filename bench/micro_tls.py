@@ -3,10 +3,12 @@
 The bytes come from Python's ssl (OpenSSL) talking to itself over MemoryBIOs, with the harness of
 ``tests/unit/test_tls_handshakes.py``:
 
-* ``parse_client_hello``: the body of an OpenSSL TLS 1.3 ClientHello (SNI, ALPN h2 + http/1.1);
+* ``parse_client_hello``: the body of an OpenSSL TLS 1.3 ClientHello (SNI, ALPN h2 + http/1.1),
+  as for a client seen before, then with the cache of decoded extensions emptied before each call;
 * ``feed(ClientHello record)``: a fresh ``TLSDirectionParser(True)`` fed that whole record;
 * ``feed(TLS 1.2 server flight)``: ServerHello, Certificate, ServerKeyExchange, ServerHelloDone
   in one feed to a fresh server parser (the certificate facts are cached after the first run);
+* the same with the RSA certificate of ``tls12_rsa_no_sni``;
 * ``feed(TLS 1.3 server flight)``: ServerHello, ChangeCipherSpec and the encrypted records;
 * ``ja4(client_hello)``.
 
@@ -26,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "unit"
 
 from test_tls_handshakes import transcript
 
+from tlsdoctor.tls import messages
 from tlsdoctor.tls.ja4 import ja4
 from tlsdoctor.tls.messages import ClientHello, parse_client_hello
 from tlsdoctor.tls.stream import TLSDirectionParser
@@ -50,16 +53,28 @@ def main() -> None:
     ch_record = _first_record(transcript("tls13_sni_alpn").side(True)[0])
     ch_body = ch_record[9:]
     tls12_flight = transcript("tls12_sni").side(False)[0]
+    tls12_rsa_flight = transcript("tls12_rsa_no_sni").side(False)[0]
     tls13_flight = transcript("tls13_sni_alpn").side(False)[0]
     hello = parse_client_hello(ch_body)
     assert isinstance(hello, ClientHello)
     TLSDirectionParser(False).feed(tls12_flight, 1, 0)  # warm the certificate cache
+    TLSDirectionParser(False).feed(tls12_rsa_flight, 1, 0)
+
+    caches: tuple[dict[bytes, object], ...] = getattr(messages, "_FIELD_CACHES", ())  # absent in older versions
+
+    def cold_hello() -> object:
+        for cache in caches:
+            cache.clear()  # a client never seen before: no decoded extension is cached
+        return parse_client_hello(ch_body)
 
     cases: list[tuple[str, Callable[[], object]]] = [
         (f"parse_client_hello ({len(ch_body)} B body)", lambda: parse_client_hello(ch_body)),
+        ("parse_client_hello, extension cache cold", cold_hello),
         (f"feed(ClientHello record, {len(ch_record)} B)", lambda: TLSDirectionParser(True).feed(ch_record, 1, 0)),
         (f"feed(TLS 1.2 server flight, {len(tls12_flight)} B)",
          lambda: TLSDirectionParser(False).feed(tls12_flight, 1, 0)),
+        (f"feed(TLS 1.2 RSA server flight, {len(tls12_rsa_flight)} B)",
+         lambda: TLSDirectionParser(False).feed(tls12_rsa_flight, 1, 0)),
         (f"feed(TLS 1.3 server flight, {len(tls13_flight)} B)",
          lambda: TLSDirectionParser(False).feed(tls13_flight, 1, 0)),
         ("ja4(client_hello)", lambda: ja4(hello)),

@@ -251,12 +251,19 @@ def test_real_client_hellos_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) 
         assert parse_client_hello(body) == reference
 
 
-def test_the_field_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(messages, "FIELD_CACHE_SIZE", 3)
-    messages._field_cache.clear()
-    for body in _bodies(1):
+def test_the_field_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(messages, "FIELD_CACHE_SIZE", 1)
+    for cache in messages._FIELD_CACHES:
+        cache.clear()
+    for body in _bodies(1) * 2:
         assert parse_client_hello(body) == _parse_client_hello_reference(body)
-        assert len(messages._field_cache) <= 3
+        assert all(len(cache) <= 1 for cache in messages._FIELD_CACHES)
+    assert any(messages._FIELD_CACHES)
+
+
+def test_a_bytearray_body_is_decoded_as_before() -> None:
+    body = bytearray(_bodies(1)[0])
+    assert parse_client_hello(body) == _parse_client_hello_reference(body)  # type: ignore[arg-type]
 
 
 def test_decoded_extensions_match_the_registry() -> None:

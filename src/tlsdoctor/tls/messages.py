@@ -651,35 +651,36 @@ _EARLY_DATA: Final[_Fields] = (("early_data", True),)
 _STATUS_REQUEST: Final[_Fields] = (("status_request", True),)
 _COOKIE: Final[_Fields] = (("cookie_present", True),)
 
-_CH_DECODERS: Final[dict[int, tuple[Callable[[bytes], _Fields | None], bool]]] = {
-    # type: (decoder, cache its result by the extension's bytes)
-    int(ExtensionType.SERVER_NAME): (_fd_server_name, True),
-    int(ExtensionType.SUPPORTED_VERSIONS): (_fd_supported_versions, True),
-    int(ExtensionType.SUPPORTED_GROUPS): (_fd_supported_groups, True),
-    int(ExtensionType.KEY_SHARE): (_fd_key_share, False),
-    int(ExtensionType.SIGNATURE_ALGORITHMS): (_fd_signature_algorithms, True),
-    int(ExtensionType.SIGNATURE_ALGORITHMS_CERT): (_fd_signature_algorithms_cert, True),
-    int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION): (_fd_alpn, True),
-    int(ExtensionType.EC_POINT_FORMATS): (_fd_ec_point_formats, True),
-    int(ExtensionType.PSK_KEY_EXCHANGE_MODES): (_fd_psk_key_exchange_modes, True),
-    int(ExtensionType.ENCRYPTED_CLIENT_HELLO): (_fd_ech, False),
-    int(ExtensionType.PADDING): (_fd_padding, False),
-    int(ExtensionType.PRE_SHARED_KEY): (_fd_pre_shared_key, False),
-    int(ExtensionType.EARLY_DATA): (lambda x: _EARLY_DATA, False),
-    int(ExtensionType.SESSION_TICKET): (_fd_session_ticket, False),
-    int(ExtensionType.STATUS_REQUEST): (lambda x: _STATUS_REQUEST, False),
-    int(ExtensionType.RECORD_SIZE_LIMIT): (_fd_record_size_limit, True),
-    int(ExtensionType.COMPRESS_CERTIFICATE): (_fd_compress_certificate, True),
-    int(ExtensionType.COOKIE): (lambda x: _COOKIE, False),
-}
-"""The extensions ``_decode_client_extensions`` decodes, by type: a fast decoder, and whether its
-result is worth caching (a client sends the same groups, signature algorithms, ALPN list, ... on
-every connection; key shares, PSKs and padding differ each time)."""
+FIELD_CACHE_SIZE: Final = 1024
+"""Decoded extensions kept per extension type, by their bytes; a type's cache is emptied when full."""
+_FIELD_CACHE_MAX_DATA: Final = 256
+_Cache = dict[bytes, tuple[Extension, _Fields]]
+_FIELD_CACHES: Final[tuple[_Cache, ...]] = tuple({} for _ in range(10))
+"""One per cached type below: extension_data -> (the Extension, its decoded fields), both immutable."""
 
-FIELD_CACHE_SIZE: Final = 4096
-"""Decoded ClientHello extensions kept by their bytes; the cache is emptied when full."""
-_FIELD_CACHE_MAX_DATA: Final = 512
-_field_cache: dict[Extension, _Fields] = {}
+_CH_DECODERS: Final[dict[int, tuple[Callable[[bytes], _Fields | None], _Cache | None]]] = {
+    # type: (decoder, the cache of its results, for the types a client sends the same on every
+    # connection: groups, signature algorithms, ALPN list, ...; key shares, PSKs and padding differ)
+    int(ExtensionType.SERVER_NAME): (_fd_server_name, _FIELD_CACHES[0]),
+    int(ExtensionType.SUPPORTED_VERSIONS): (_fd_supported_versions, _FIELD_CACHES[1]),
+    int(ExtensionType.SUPPORTED_GROUPS): (_fd_supported_groups, _FIELD_CACHES[2]),
+    int(ExtensionType.KEY_SHARE): (_fd_key_share, None),
+    int(ExtensionType.SIGNATURE_ALGORITHMS): (_fd_signature_algorithms, _FIELD_CACHES[3]),
+    int(ExtensionType.SIGNATURE_ALGORITHMS_CERT): (_fd_signature_algorithms_cert, _FIELD_CACHES[4]),
+    int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION): (_fd_alpn, _FIELD_CACHES[5]),
+    int(ExtensionType.EC_POINT_FORMATS): (_fd_ec_point_formats, _FIELD_CACHES[6]),
+    int(ExtensionType.PSK_KEY_EXCHANGE_MODES): (_fd_psk_key_exchange_modes, _FIELD_CACHES[7]),
+    int(ExtensionType.ENCRYPTED_CLIENT_HELLO): (_fd_ech, None),
+    int(ExtensionType.PADDING): (_fd_padding, None),
+    int(ExtensionType.PRE_SHARED_KEY): (_fd_pre_shared_key, None),
+    int(ExtensionType.EARLY_DATA): (lambda x: _EARLY_DATA, None),
+    int(ExtensionType.SESSION_TICKET): (_fd_session_ticket, None),
+    int(ExtensionType.STATUS_REQUEST): (lambda x: _STATUS_REQUEST, None),
+    int(ExtensionType.RECORD_SIZE_LIMIT): (_fd_record_size_limit, _FIELD_CACHES[8]),
+    int(ExtensionType.COMPRESS_CERTIFICATE): (_fd_compress_certificate, _FIELD_CACHES[9]),
+    int(ExtensionType.COOKIE): (lambda x: _COOKIE, None),
+}
+"""The extensions ``_decode_client_extensions`` decodes, by type: a fast decoder and its cache."""
 
 
 _ClientHelloTwin: Final = _mutable_twin(ClientHello)
@@ -690,7 +691,7 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
 
     The fast path; anything irregular is decoded by ``_parse_client_hello_reference``."""
     n = len(body)
-    if n < 35:
+    if n < 35 or type(body) is not bytes:  # a bytearray would make unhashable cache keys
         return _parse_client_hello_reference(body)
     sid_len = body[34]
     p = 35 + sid_len
@@ -708,37 +709,58 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
         return _parse_client_hello_reference(body)
     compression = tuple(body[p - m:p])
     exts: tuple[Extension, ...] = ()
-    types: list[int] = []
+    fields: dict[str, object] = {}
     if p < n:
         # RFC 5246 section 7.4.1.2: the extensions block may be absent altogether (pre-TLS 1.2 clients).
-        parsed = _fast_extensions(body, p + 2) if p + 2 <= n and ((body[p] << 8) | body[p + 1]) == n - p - 2 \
-            else None
-        if parsed is None:
+        if p + 2 > n or ((body[p] << 8) | body[p + 1]) != n - p - 2:
             return _parse_client_hello_reference(body)
-        exts, types = parsed
-    fields: dict[str, object] = {}
-    decoders = _CH_DECODERS
-    cache = _field_cache
-    for ext in exts:
-        entry = decoders.get(ext[0])
-        if entry is None:
-            continue
-        if entry[1]:
-            decoded = cache.get(ext)
-            if decoded is None:
-                decoded = entry[0](ext[1])
-                if decoded is None:
-                    return _parse_client_hello_reference(body)
-                if len(ext[1]) <= _FIELD_CACHE_MAX_DATA:
-                    if len(cache) >= FIELD_CACHE_SIZE:
-                        cache.clear()
-                    cache[ext] = decoded
-        else:
-            decoded = entry[0](ext[1])
-            if decoded is None:
-                return _parse_client_hello_reference(body)
-        fields.update(decoded)
-    fields["decode_errors"] = tuple(_duplicates(exts)) if len(set(types)) != len(types) else ()
+        # The extensions, walked and decoded in one loop (as _fast_extensions walks them).
+        p += 2
+        out: list[Extension] = []
+        types: list[int] = []
+        decoders = _CH_DECODERS
+        hh = _HH
+        new = _tuple_new
+        try:
+            while p < n:
+                t, m = hh(body, p)  # struct.error when fewer than 4 bytes are left
+                p += 4
+                data = body[p:p + m]
+                p += m
+                types.append(t)
+                entry = decoders.get(t)
+                if entry is None:
+                    out.append(new(Extension, (t, data)))
+                    continue
+                cache = entry[1]
+                if cache is None:
+                    decoded = entry[0](data)
+                    if decoded is None:
+                        return _parse_client_hello_reference(body)
+                    out.append(new(Extension, (t, data)))
+                    fields.update(decoded)
+                    continue
+                hit = cache.get(data)
+                if hit is None:
+                    # A decode depends on the bytes alone, so caching one of an extension that
+                    # turns out to overrun the body (p > n below) is harmless.
+                    decoded = entry[0](data)
+                    if decoded is None:
+                        return _parse_client_hello_reference(body)
+                    hit = (new(Extension, (t, data)), decoded)
+                    if m <= _FIELD_CACHE_MAX_DATA:
+                        if len(cache) >= FIELD_CACHE_SIZE:
+                            cache.clear()
+                        cache[data] = hit
+                out.append(hit[0])
+                fields.update(hit[1])
+        except struct.error:
+            return _parse_client_hello_reference(body)
+        if p != n:  # the last extension ran past the end
+            return _parse_client_hello_reference(body)
+        exts = tuple(out)
+        if len(set(types)) != len(types):
+            fields["decode_errors"] = tuple(_duplicates(exts))
     hello: ClientHello = _ClientHelloTwin((body[0] << 8) | body[1], body[2:34], body[35:35 + sid_len], suites,
                                           compression, exts, **fields)
     hello.__class__ = ClientHello
@@ -933,13 +955,11 @@ def parse_server_hello(body: bytes) -> ServerHello | ProtocolError:
             cookie = True
     tail = body[26:34]
     sentinel = "TLSv1.2" if tail == DOWNGRADE_TLS12 else "TLSv1.1-or-below" if tail == DOWNGRADE_TLS11 else None
+    # Positional, in field order (much faster than keywords; the speed-path tests compare every field).
     hello: ServerHello = _ServerHelloTwin(
-        (body[0] << 8) | body[1], random, body[35:35 + sid_len], cipher_suite, compression, exts,
-        selected_version=selected_version, key_share_group=key_share_group,
-        alpn=_ascii(alpn_raw) if alpn_raw is not None else None, alpn_raw=alpn_raw, is_hrr=is_hrr,
-        cookie_present=cookie, downgrade_sentinel=sentinel,
-        decode_errors=tuple(_duplicates(exts)) if len(set(types)) != len(types) else (),
-    )
+        (body[0] << 8) | body[1], random, body[35:35 + sid_len], cipher_suite, compression, exts, selected_version,
+        key_share_group, _ascii(alpn_raw) if alpn_raw is not None else None, alpn_raw, is_hrr, cookie, sentinel,
+        tuple(_duplicates(exts)) if len(set(types)) != len(types) else ())
     hello.__class__ = ServerHello
     return hello
 
