@@ -21,6 +21,15 @@ The SSLv2-compatible ClientHello (RFC 5246 appendix E.2) is converted by
 Messages that depend on the negotiated version or key exchange (Certificate, CertificateRequest,
 ServerKeyExchange, NewSessionTicket) take it from ``HandshakeContext``, which the stream fills from
 the hellos it has seen.
+
+Speed. The parsers of the messages on every connection's path (ClientHello, ServerHello,
+Certificate, ServerKeyExchange) have a fast path that reads the well-formed case with local offsets,
+``struct`` and plain ints, and builds the frozen values through a mutable twin
+(``_mutable_twin``). It never composes an error: at the first irregularity it hands the body to the
+``_..._reference`` decoder, written with the checked ``_Reader`` cursor, whose values and error
+texts define the behaviour (tests/unit/test_tls_speedpath.py compares the two on mutated and
+synthesized messages). Decoded ClientHello extensions that a client repeats on every connection
+(groups, signature algorithms, ALPN, server name, ...) are cached by their bytes, per type, bounded.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
 from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
@@ -164,6 +174,9 @@ class _Reader:
 
 
 # --- shared pieces ------------------------------------------------------------------------------
+
+_type_of: Final = itemgetter(0)
+"""An Extension's type (its first item), for map() over a tuple of extensions."""
 
 class Extension(NamedTuple):
     """One extension as sent (RFC 8446 section 4.2): its type and its raw extension_data.
@@ -349,12 +362,12 @@ class ClientHello:
 
     @property
     def has_server_name_extension(self) -> bool:
-        return self.has_extension(ExtensionType.SERVER_NAME)
+        return self.has_extension(0x0000)  # ExtensionType.SERVER_NAME
 
     @property
     def offered_versions(self) -> tuple[int, ...]:
         """supported_versions without GREASE, or ``(legacy_version,)`` when the extension is absent."""
-        if self.has_extension(ExtensionType.SUPPORTED_VERSIONS):
+        if self.has_extension(0x002B):  # ExtensionType.SUPPORTED_VERSIONS
             return tuple(v for v in self.supported_versions if not is_grease(v))
         return (self.legacy_version,)
 
@@ -365,10 +378,10 @@ class ClientHello:
 
     @property
     def extension_types(self) -> tuple[int, ...]:
-        return tuple(e.type for e in self.extensions)
+        return tuple(map(_type_of, self.extensions))
 
     def has_extension(self, etype: int) -> bool:
-        return any(e.type == etype for e in self.extensions)
+        return etype in map(_type_of, self.extensions)
 
     def extension(self, etype: int) -> Extension | None:
         for e in self.extensions:
@@ -847,10 +860,10 @@ class ServerHello:
 
     @property
     def extension_types(self) -> tuple[int, ...]:
-        return tuple(e.type for e in self.extensions)
+        return tuple(map(_type_of, self.extensions))
 
     def has_extension(self, etype: int) -> bool:
-        return any(e.type == etype for e in self.extensions)
+        return etype in map(_type_of, self.extensions)
 
 
 def _parse_server_hello_reference(body: bytes) -> ServerHello | ProtocolError:
