@@ -104,9 +104,10 @@ _COMPACT_AT: Final = 16384
 
 _TLS_CONTENT_TYPES: Final = frozenset(int(t) for t in ContentType if t <= ContentType.HEARTBEAT)
 
-# Faster constructors of the two events of the hot path (see messages._mutable_twin).
+# Faster constructors of the events of the hot path (see messages._mutable_twin).
 _EncryptedRecordEventTwin: Final = _mutable_twin(EncryptedRecordEvent)
 _HandshakeEventTwin: Final = _mutable_twin(HandshakeEvent)
+_ChangeCipherSpecEventTwin: Final = _mutable_twin(ChangeCipherSpecEvent)
 
 
 class ParserState(Enum):
@@ -343,7 +344,12 @@ class TLSDirectionParser:
             if end > n or ctype not in types or data[p + 1] != 3 or length > MAX_RECORD_LENGTH:
                 break
             self.records_seen += 1
-            self._record(ctype, data[p + 5:end], frame, frame, ts_ns, out)
+            if ctype == 23 and not self._hs:  # _record's first case, inlined: no call, no copy
+                ev: EncryptedRecordEvent = _EncryptedRecordEventTwin(23, length, frame, frame, ts_ns)
+                ev.__class__ = EncryptedRecordEvent
+                self._emit(out, ev, frame)
+            else:
+                self._record(ctype, data[p + 5:end], frame, frame, ts_ns, out)
             p = end
             if self.state is not _RECORDS:
                 return  # stopped (a fatal anomaly): the buffers are gone
@@ -418,7 +424,9 @@ class TLSDirectionParser:
                 self._anomaly(out, AnomalyKind.BAD_CHANGE_CIPHER_SPEC, frame,
                               f"{self._side} ChangeCipherSpec record holds {payload[:8].hex()} "
                               f"({length} bytes) instead of the single byte 01 (RFC 5246 section 7.1)", payload)
-            self._emit(out, ChangeCipherSpecEvent(frame, first_frame, ts_ns), frame)
+            ccs: ChangeCipherSpecEvent = _ChangeCipherSpecEventTwin(frame, first_frame, ts_ns)
+            ccs.__class__ = ChangeCipherSpecEvent
+            self._emit(out, ccs, frame)
             self._ccs_seen = True
             # TLS 1.3's CCS is the compatibility dummy (RFC 8446 appendix D.4) and encrypts nothing.
             self._encrypting = self.from_client or not self._selected_tls13
