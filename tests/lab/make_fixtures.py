@@ -1,16 +1,19 @@
-"""Regenerate the committed capture fixtures from real software on loopback.
+"""Regenerate the committed capture fixtures from real software, on loopback or in network namespaces.
 
-    python -m tests.lab.make_fixtures OUTDIR [SCENARIO...]
+    python -m tests.lab.make_fixtures OUTDIR [SCENARIO...]      (root; from the repository's root)
 
-Every capture is tcpdump's recording of real OpenSSL (s_server, s_client, Python's ssl) or nginx
-handshakes on 127.0.0.1 / ::1; nothing is synthesised. tests/fixtures/captures/MANIFEST.md says what
-each one holds. Timing and ports differ between runs; the structure (who sends which alert, RST or
-FIN) does not, which is what tests/lab/test_lab.py checks on fresh captures.
+Every capture is tcpdump's (or dumpcap's) recording of real OpenSSL (s_server, s_client, Python's ssl),
+nginx or curl handshakes, on 127.0.0.1 / ::1 or inside network namespaces this run creates (documentation
+addresses only; see tests/lab/netlab.py); nothing is synthesised. tests/fixtures/captures/MANIFEST.md says
+what each one holds. Timing, ports and randoms differ between runs; the structure (which connections,
+who sends which alert, RST or FIN) does not, which is what tests/lab/test_lab.py checks on fresh captures.
+Scenarios that need namespaces say so in NAMESPACED; the others run on loopback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import ssl
 import struct
@@ -21,21 +24,31 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.lab.netlab import CertFactory, background, run, tcpdump
+from tests.lab.netlab import (
+    CertFactory,
+    Topology,
+    background,
+    must,
+    nginx,
+    nginx_prefix,
+    run,
+    tcpdump,
+)
 
 BASE_PORT = 44300
 S_SERVER = ["openssl", "s_server", "-quiet", "-naccept", "1000"]
+AGENTS = [sys.executable, str(Path(__file__).resolve().parent / "agents.py")]
 
 
 class Lab:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, base_port: int = BASE_PORT) -> None:
         self.work = workdir
         self.certs = CertFactory(workdir / "certs")
         self.origin = self.certs.leaf("origin.test")
         self.ecdsa = self.certs.leaf("ecdsa.test", rsa_key=False)
         self.expired = self.certs.leaf("expired.test", expired=True)
         self.selfsigned = self.certs.leaf("self.test", self_signed=True)
-        self.port = BASE_PORT
+        self.port = base_port
 
     def next_port(self) -> int:
         self.port += 1
@@ -45,18 +58,12 @@ class Lab:
         issued = leaf or self.origin
         accept = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         return [*S_SERVER, "-accept", accept, "-cert", str(issued.cert), "-key", str(issued.key),  # type: ignore[attr-defined]
-                "-cert_chain", str(self.certs.folder / "intermediate.pem"), *extra]
+                "-cert_chain", str(self.certs.intermediate_file), *extra]
 
     def s_client(self, port: int, *extra: str, host: str = "127.0.0.1", data: bytes = b"") -> None:
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         run(["openssl", "s_client", "-connect", target, "-CAfile", str(self.certs.ca_file), *extra],
             stdin=data, timeout=8)
-
-
-def _write_intermediate(lab: Lab) -> None:
-    from cryptography.hazmat.primitives import serialization
-
-    (lab.certs.folder / "intermediate.pem").write_bytes(lab.certs.intermediate.public_bytes(serialization.Encoding.PEM))
 
 
 # --- small real servers in Python (for behaviours no stock server has) --------------------------
@@ -184,34 +191,14 @@ def tcp_connect_refused(lab: Lab, out: Path) -> None:
 
 
 def tcp_connect_timeout(lab: Lab, out: Path) -> None:
-    # A listener that never accepts, with its backlog filled: Linux then drops new SYNs (no SYN-ACK),
-    # so the client's SYN is retransmitted until it gives up: a real unanswered connect.
-    p = lab.next_port()
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", p))
-    srv.listen(0)
-    fillers = []
-    try:
-        for _ in range(3):
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", p))
-            fillers.append(s)
-        time.sleep(0.5)
-        with tcpdump(out, [p]):
-            probe = socket.socket()
-            probe.settimeout(3.5)
-            try:
-                probe.connect(("127.0.0.1", p))
-            except OSError:
-                pass
-            finally:
-                probe.close()
-    finally:
-        for s in fillers:
-            s.close()
-        srv.close()
+    """client ns -> router ns -> server ns; the router has a blackhole route for the server's address, so
+    the SYNs vanish silently (no ICMP). curl gives up after its 2 s connect timeout. Captured in the
+    client's namespace on its veth."""
+    with Topology("cto", middle=True) as topo:
+        must(["ip", "route", "add", "blackhole", f"{topo.server.ip}/32"], netns=topo.middle_ns)
+        with tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp"):
+            run(["curl", "-sS", "--connect-timeout", "2", "--max-time", "4", "--resolve",
+                 f"origin.test:443:{topo.server.ip}", "https://origin.test/"], netns=topo.client_ns, timeout=8)
 
 
 def port_reuse(lab: Lab, out: Path) -> None:
@@ -280,7 +267,9 @@ def ipv6_tls13(lab: Lab, out: Path) -> None:
 
 def linux_sll(lab: Lab, out: Path) -> None:
     p = lab.next_port()
-    with background(lab.s_server(p, "-www"), ready_port=("127.0.0.1", p)), tcpdump(out, [p], interface="any"):
+    # tcpdump 4.99 writes LINUX_SLL2 for -i any unless told otherwise: ask for version 1 explicitly.
+    with background(lab.s_server(p, "-www"), ready_port=("127.0.0.1", p)), \
+            tcpdump(out, [p], interface="any", extra=["-y", "LINUX_SLL"]):
         lab.s_client(p, "-servername", "origin.test", "-ign_eof", data=b"GET / HTTP/1.0\r\n\r\n")
 
 
@@ -320,43 +309,79 @@ def pcapng_dumpcap(lab: Lab, out: Path) -> None:
             proc.wait(timeout=10)
 
 
+MIXED_HEALTHY = 30
+
+
 def mixed_small(lab: Lab, out: Path) -> None:
-    """Healthy TLS 1.2 and 1.3 handshakes to two servers, concurrently, with a few failures among them."""
-    good1, good2, strict13, refused = lab.next_port(), lab.next_port(), lab.next_port(), lab.next_port()
-    rst = lab.next_port()
-    ctx = ssl.create_default_context(cafile=str(lab.certs.ca_file))
-
-    def client(port: int, name: str, version: ssl.TLSVersion | None) -> None:
-        c = ssl.create_default_context(cafile=str(lab.certs.ca_file)) if version else ctx
-        if version is not None:
-            c.maximum_version = version
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-                    c.wrap_socket(raw, server_hostname=name) as tls:
-                tls.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                tls.recv(200)
-        except (OSError, ssl.SSLError):
-            pass
-
-    with background(lab.s_server(good1, "-www"), ready_port=("127.0.0.1", good1)), \
-            background(lab.s_server(good2, "-www", leaf=lab.ecdsa), ready_port=("127.0.0.1", good2)), \
-            background(lab.s_server(strict13, "-tls1_3", "-www"), ready_port=("127.0.0.1", strict13)), \
-            tcpdump(out, [good1, good2, strict13, refused, rst]):
-        rst_thread = _serve_once(rst, _reset_after_hello)
-        threads = []
-        for i in range(36):
-            port, name = (good1, "origin.test") if i % 2 else (good2, "ecdsa.test")
-            version = ssl.TLSVersion.TLSv1_2 if i % 3 == 0 else None
-            threads.append(threading.Thread(target=client, args=(port, name, version)))
-        threads.append(threading.Thread(target=client, args=(strict13, "origin.test", ssl.TLSVersion.TLSv1_2)))
-        threads.append(threading.Thread(target=client, args=(refused, "origin.test", None)))
-        threads.append(threading.Thread(target=client, args=(rst, "origin.test", None)))
-        for t in threads:
-            t.start()
-            time.sleep(0.01)
-        for t in threads:
-            t.join(10)
-        rst_thread.join(10)
+    """36 connections from one client namespace to seven server addresses in another: 30 healthy
+    handshakes (TLS 1.3, and TLS 1.2 for every third) to two nginx virtual servers (RSA origin.test on .10,
+    ECDSA ecdsa.test on .11), interleaved with six failures: no SNI to .10 (alert 112), TLS 1.2 max to a
+    TLS 1.3-only s_server on .20 (alert 70), nothing listening on .21 (RST), a Python server on .22 that
+    resets after the ClientHello, a self-signed s_server on .23 (client alert 48), a Python server on .24
+    that never answers (client gives up after 1.5 s). Leaves are issued by the root directly, so each
+    Certificate message is short. Clients: one Python process, one thread per connection."""
+    rsa_leaf = lab.certs.leaf("origin.test", from_root=True)
+    ec_leaf = lab.certs.leaf("ecdsa.test", rsa_key=False, from_root=True)
+    with Topology("mix") as topo:
+        ip = {n: topo.add_address(topo.server, f"{topo.subnet}.{n}") for n in (10, 11, 20, 21, 22, 23, 24)}
+        conf = nginx_prefix(lab.work / "nginx-mixed", f"""
+    access_log off;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets off;  # no NewSessionTicket: smaller handshakes
+    ssl_session_cache off;
+    server {{
+        listen {ip[10]}:443 ssl default_server;
+        ssl_reject_handshake on;
+    }}
+    server {{
+        listen {ip[10]}:443 ssl;
+        server_name origin.test;
+        ssl_certificate {rsa_leaf.chain};
+        ssl_certificate_key {rsa_leaf.key};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+    server {{
+        listen {ip[11]}:443 ssl;
+        server_name ecdsa.test;
+        ssl_certificate {ec_leaf.chain};
+        ssl_certificate_key {ec_leaf.key};
+        location / {{ return 200 "ok\\n"; }}
+    }}""")
+        ca = str(lab.certs.ca_file)
+        plan: list[dict[str, object]] = []
+        for k in range(MIXED_HEALTHY):
+            n, name = (10, "origin.test") if k % 2 == 0 else (11, "ecdsa.test")
+            spec: dict[str, object] = {"connect": [ip[n], 443], "sni": name, "cafile": ca}
+            if k % 3 == 0:
+                spec["max_version"] = "1.2"
+            plan.append(spec)
+        failures: list[dict[str, object]] = [
+            {"connect": [ip[10], 443], "sni": None, "cafile": ca, "verify": False},  # alert 112
+            {"connect": [ip[20], 443], "sni": "origin.test", "cafile": ca, "max_version": "1.2"},  # alert 70
+            {"connect": [ip[21], 443], "sni": "origin.test", "cafile": ca},  # refused
+            {"connect": [ip[22], 443], "sni": "origin.test", "cafile": ca},  # RST after ClientHello
+            {"connect": [ip[23], 443], "sni": "self.test", "cafile": ca, "max_version": "1.2"},  # alert 48
+            {"connect": [ip[24], 443], "sni": "origin.test", "cafile": ca, "timeout": 1.5},  # unanswered
+        ]
+        for pos, spec in zip((3, 9, 15, 21, 27, 33), failures, strict=True):
+            plan.insert(pos, spec)
+        for k, spec in enumerate(plan):
+            spec["delay"] = round(0.04 * k, 2)
+        plan_file = lab.work / "mixed-plan.json"
+        plan_file.write_text(json.dumps(plan))
+        sv = topo.server_ns
+        with nginx(conf, netns=sv, ready_port=(ip[10], 443)), \
+                background([*S_SERVER, "-accept", f"{ip[20]}:443", "-tls1_3", "-cert", str(rsa_leaf.cert),
+                            "-key", str(rsa_leaf.key)], netns=sv, ready_port=(ip[20], 443)), \
+                background([*S_SERVER, "-accept", f"{ip[23]}:443", "-tls1_2", "-cert", str(lab.selfsigned.cert),
+                            "-key", str(lab.selfsigned.key)], netns=sv, ready_port=(ip[23], 443)), \
+                background([*AGENTS, "serve", "--mode", "reset", "--bind", ip[22], "--port", "443", "--linger", "20"],
+                           netns=sv, ready_port=(ip[22], 443)), \
+                background([*AGENTS, "serve", "--mode", "silent", "--bind", ip[24], "--port", "443", "--linger",
+                            "20"], netns=sv, ready_port=(ip[24], 443)), \
+                tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp"):
+            done = run([*AGENTS, "clients", str(plan_file)], netns=topo.client_ns, timeout=40)
+            (lab.work / "mixed-results.json").write_bytes(done.stdout)
 
 
 def sni_required_nginx(lab: Lab, out: Path) -> None:
@@ -416,22 +441,113 @@ http {{
         lab.s_client(p, "-servername", "origin.test")
 
 
+UPSTREAM_ORIGIN_HTTP = """
+    access_log off;
+    server {{
+        listen 443 ssl default_server;
+        ssl_reject_handshake on;
+    }}
+    server {{
+        listen 443 ssl;
+        server_name origin.test;
+        ssl_certificate {chain};
+        ssl_certificate_key {key};
+        location / {{ return 200 "hello from origin.test\\n"; }}
+    }}"""
+
+# Seed 002's mistake: an HTTPS upstream group without proxy_ssl_server_name, so nginx sends no SNI.
+UPSTREAM_PROXY_HTTP = """
+    log_format upstreamlog '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                           '"$http_referer" "$http_user_agent" upstream_addr="$upstream_addr" '
+                           'upstream_status="$upstream_status" request_time=$request_time';
+    access_log logs/access.log upstreamlog;
+    upstream origin_pool {{
+        server {a}:443;
+        server {b}:443;
+    }}
+    server {{
+        listen 127.0.0.1:8080;
+        server_name gateway.test;
+        location / {{
+            proxy_pass https://origin_pool/;
+            proxy_set_header Host origin.test;
+        }}
+    }}"""
+
+
+def nginx_upstream_no_sni(lab: Lab, out: Path) -> None:
+    """Seeds 000/002: nginx as reverse proxy (proxy ns) with `proxy_pass https://origin_pool/` and no
+    proxy_ssl_server_name; the origin nginx (origin ns, two addresses, both in the group) requires SNI
+    (`ssl_reject_handshake on` in its default server). curl through the proxy gets 502; the proxy tried
+    both upstream addresses, each answered alert 112. The capture is the upstream leg, on the proxy's
+    veth. The proxy's nginx.conf, error.log and access.log are kept beside the capture."""
+    with Topology("ups") as topo:
+        second = topo.add_address(topo.server, f"{topo.subnet}.3")
+        origin_conf = nginx_prefix(lab.work / "nginx-origin", UPSTREAM_ORIGIN_HTTP.format(
+            chain=lab.origin.chain, key=lab.origin.key))
+        proxy_conf = nginx_prefix(lab.work / "nginx-proxy", UPSTREAM_PROXY_HTTP.format(a=topo.server.ip, b=second),
+                                  error_level="info")
+        with nginx(origin_conf, netns=topo.server_ns, ready_port=(topo.server.ip, 443)):
+            with nginx(proxy_conf, netns=topo.client_ns, ready_port=("127.0.0.1", 8080)), \
+                    tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp port 443"):
+                status = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                              "http://127.0.0.1:8080/"], netns=topo.client_ns, timeout=10)
+            if status.stdout.strip() != b"502":
+                raise RuntimeError(f"expected a 502 through the proxy, got {status.stdout!r}")
+    stem = out.name[: -len(out.suffix)]
+    for src, suffix in ((proxy_conf, "nginx.conf"), (proxy_conf.parent / "logs" / "error.log", "error.log"),
+                        (proxy_conf.parent / "logs" / "access.log", "access.log")):
+        (out.parent / f"{stem}.{suffix}").write_bytes(src.read_bytes())
+
+
+def vlan_8021q(lab: Lab, out: Path) -> None:
+    """A TLS 1.3 handshake (s_client -> s_server) whose frames cross an 802.1Q trunk: the kernel here has
+    no VLAN devices, so the trunk is a veth pair in a middle namespace between two tagging relay ports
+    (tests/lab/agents.py vlan-relay, a Python AF_PACKET program: VID 100 pushed on the way in, popped on
+    the way out). Captured on the trunk, so every frame carries its tag. Offloads off on every hop (so
+    frames are real MTU-sized frames with checksums) and static ARP (no ARP in the capture)."""
+    p = 443
+    with Topology("vlan", wire=True) as topo:
+        trunk_a, trunk_b = topo.add_veth_pair(topo.middle_ns, "a", "b")
+        for host in (topo.client, topo.server):
+            must([*AGENTS, "offloads-off", host.iface], netns=host.netns)
+        must([*AGENTS, "offloads-off", topo.middle_client_side.iface, topo.middle_server_side.iface, trunk_a,
+              trunk_b], netns=topo.middle_ns)
+        topo.static_neighbours()
+        relay = [*AGENTS, "vlan-relay", "--vid", "100", "--client-side", topo.middle_client_side.iface,
+                 "--tag-a", trunk_a, "--tag-b", trunk_b, "--server-side", topo.middle_server_side.iface]
+        with background(relay, netns=topo.middle_ns, settle=0.5), \
+                background([*S_SERVER, "-accept", f"{topo.server.ip}:{p}", "-tls1_3", "-cert", str(lab.origin.cert),
+                            "-key", str(lab.origin.key), "-cert_chain", str(lab.certs.intermediate_file)],
+                           netns=topo.server_ns, ready_port=(topo.server.ip, p)), \
+                tcpdump(out, interface=trunk_a, netns=topo.middle_ns, bpf=""):
+            run(["openssl", "s_client", "-connect", f"{topo.server.ip}:{p}", "-servername", "origin.test",
+                 "-tls1_3", "-CAfile", str(lab.certs.ca_file)], netns=topo.client_ns, timeout=8)
+
+
 SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
     f.__name__: f for f in (
         tls13_ok, tls12_ok, tls13_hrr, tls12_client_cert_required, tls13_client_cert_required, version_mismatch,
         no_shared_cipher, expired_cert_tls12, untrusted_cert_tls12, rst_after_clienthello, clienthello_unanswered,
         tcp_connect_refused, tcp_connect_timeout, port_reuse, multi_segment_clienthello, ipv6_tls13, linux_sll,
         linux_sll2, nanosecond_pcap, pcapng_dumpcap, mixed_small, sni_required_nginx, not_tls_http,
+        nginx_upstream_no_sni, vlan_8021q,
     )
 }
+# Scenarios that build network namespaces (the others use loopback only).
+NAMESPACED = frozenset({"tcp_connect_timeout", "mixed_small", "nginx_upstream_no_sni", "vlan_8021q"})
 
 
-def make(outdir: Path, names: list[str] | None = None) -> list[Path]:
+def make(outdir: Path, names: list[str] | None = None, *, base_port: int = BASE_PORT) -> list[Path]:
+    """Run the named scenarios (all by default) and write their captures into ``outdir``; loopback
+    servers listen on ``base_port`` + 1, + 2, ... in scenario order."""
+    unknown = [n for n in names or [] if n not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
     outdir.mkdir(parents=True, exist_ok=True)
     made = []
     with tempfile.TemporaryDirectory(prefix="tlsdoctor-lab-") as work:
-        lab = Lab(Path(work))
-        _write_intermediate(lab)
+        lab = Lab(Path(work), base_port)
         for name in names or list(SCENARIOS):
             out = outdir / (f"{name}.pcapng" if name == "pcapng_dumpcap" else f"{name}.pcap")
             SCENARIOS[name](lab, out)
