@@ -1,21 +1,28 @@
-"""Time tlsdoctor against tshark on the same capture, in the same run; measure peak memory.
+"""Time tlsdoctor against tshark on the same captures, in the same run; measure peak memory; cross-check.
 
-    python bench/run.py [--sizes 256M,1G] [--keep] [--write docs/performance.md]
+    python bench/run.py [--size 1G | --sizes 256M,1G] [--profile gateway] [--check-size 50M] [--keep]
+                        [--write docs/performance.md]
 
-For each size: generate the capture (bench/make_capture.py, cached in bench/out/), then run each of
-these in its own child process, once, measuring wall time and the child's peak RSS (``wait4``):
+For each size: generate the capture with bench/make_capture.py (kept in bench/out/, reused when
+present), then run each of these once, each in a fresh child process, and read its wall time, CPU time
+and peak RSS (``/usr/bin/time -f`` when installed, otherwise ``os.wait4`` on the child: both report the
+kernel's ``ru_maxrss`` for that child):
 
 * ``tlsdoctor connections F --json > /dev/null``
 * ``tlsdoctor connections F > /dev/null`` (the terminal table)
-* tshark, as in issue 3: ``tshark -r F -Y "tls.handshake.type==1 || tls.handshake.type==2 ||
-  tls.alert_message || tcp.flags.reset==1" -T fields -e frame.number -e tcp.stream
-  -e tls.handshake.type -e tls.alert_message.desc > /dev/null`` (with ``-d tcp.port==443,tls``, a no-op
-  for port 443, kept for symmetry with the oracle test)
-* a bare pure-Python loop (mmap, ``struct.unpack_from`` of Ethernet/IPv4/TCP, a flow dict): the floor.
+* tshark, exactly the command of issue 3: ``tshark -r F -Y "tls.handshake.type==1 ||
+  tls.handshake.type==2 || tls.alert_message || tcp.flags.reset==1" -T fields -e frame.number
+  -e tcp.stream -e tls.handshake.type -e tls.alert_message.desc > /dev/null``
+* a bare pure-Python loop (mmap, ``struct.unpack_from`` of Ethernet/IPv4/TCP, a flow dict): the floor
+  of any pure-Python reader.
 
-Then, on the smallest file, a cross-check: the (frame, tcp.stream) pairs of every ClientHello, and the
-count of ServerHellos, alerts and RSTs, from tshark and from tlsdoctor's JSON must be equal.
-Timings are figures for docs/performance.md, never pass/fail tests.
+Then, on a smaller capture (``--check-size``, made with the same generator), a correctness cross-check:
+the (frame, tcp.stream) pairs of every ClientHello and of every ServerHello / HelloRetryRequest, the
+(frame, code) pairs of every plaintext alert, and the frames with a RST, from tshark and from
+``tlsdoctor connections --json``, must be equal.
+
+The file is in the page cache for every command (the generator has just written it or a previous
+command has read it). Timings are figures for docs/performance.md, never pass/fail tests.
 """
 
 from __future__ import annotations
@@ -24,15 +31,25 @@ import argparse
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 TSHARK_FILTER = "tls.handshake.type==1 || tls.handshake.type==2 || tls.alert_message || tcp.flags.reset==1"
+TSHARK_FIELDS = ["-T", "fields", "-e", "frame.number", "-e", "tcp.stream", "-e", "tls.handshake.type",
+                 "-e", "tls.alert_message.desc"]
+MARK_BEGIN = "<!-- bench/run.py: begin -->"
+MARK_END = "<!-- bench/run.py: end -->"
 
+# The reference loop of issue 3: header reads over an mmap and a flow dict, nothing else.
 BARE_LOOP = r"""
 import mmap, struct, sys
 f = open(sys.argv[1], 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -48,122 +65,208 @@ print(n, len(flows))
 """
 
 
-def measure(cmd: list[str], stdout_to_null: bool = True) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process."""
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the child
+    peak_rss: int  # bytes
+    load: float  # 1-minute load average just before the command started
+
+
+def measure(cmd: list[str]) -> Measurement:
+    """Run ``cmd`` once in a fresh child, stdout to /dev/null; its wall and CPU time and peak RSS."""
+    load = os.getloadavg()[0]
+    gnu_time = shutil.which("time") if Path("/usr/bin/time").exists() else None
+    if gnu_time:
+        with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+            start = time.perf_counter()
+            proc = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%U %S %M", *cmd],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+            wall = time.perf_counter() - start
+            fields = report.read().split()[-3:]
+        if proc.returncode:
+            raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}: {proc.stderr[-2000:]!r}")
+        return Measurement(wall, float(fields[0]) + float(fields[1]), int(fields[2]) * 1024, load)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if stdout_to_null else subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"{cmd[0]} failed with {status}")
-    return wall, usage.ru_maxrss * 1024
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{cmd[0]} failed with status {status}")
+    return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, load)
 
 
-def packets_in(path: Path) -> int:
-    out = subprocess.run([sys.executable, "-c", BARE_LOOP, str(path)], capture_output=True, text=True, check=True)
-    return int(out.stdout.split()[0])
-
-
-def ensure_capture(size: str, profile: str = "handshakes") -> Path:
+def ensure_capture(size: str, profile: str, seed: int) -> tuple[Path, dict[str, object]]:
+    """The capture for (size, profile, seed) in bench/out/, generated when missing; and its summary."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / (f"bench-{size}.pcap" if profile == "handshakes" else f"bench-{profile}-{size}.pcap")
-    if not path.exists():
+    path = OUT / f"{profile}-{size}-seed{seed}.pcap"
+    summary = Path(str(path) + ".json")
+    if not path.exists() or not summary.exists():
+        print(f"generating {path} ...", file=sys.stderr, flush=True)
         subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(path), "--size", size,
-                        "--profile", profile], check=True)
-    return path
+                        "--profile", profile, "--seed", str(seed)], check=True)
+    return path, json.loads(summary.read_text(encoding="utf-8"))
 
 
 def tlsdoctor_cmd() -> list[str]:
-    return [sys.executable, "-m", "tlsdoctor.cli"]
+    exe = shutil.which("tlsdoctor")
+    return [exe] if exe else [sys.executable, "-m", "tlsdoctor.cli"]
 
 
-def cross_check(path: Path) -> str:
-    tshark = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", TSHARK_FILTER, "-T", "fields", "-e", "frame.number",
-                             "-e", "tcp.stream", "-e", "tls.handshake.type", "-e", "tls.alert_message.desc",
-                             "-e", "tcp.flags.reset"], capture_output=True, text=True, check=True).stdout
-    t_hellos, t_sh, t_alerts, t_rst = set(), 0, 0, set()
-    for line in tshark.splitlines():
-        frame, stream, types, alerts, rst = (line.split("\t") + [""] * 5)[:5]
+def tshark_cmd(path: Path) -> list[str]:
+    return ["tshark", "-r", str(path), "-Y", TSHARK_FILTER, *TSHARK_FIELDS]
+
+
+def cross_check(path: Path) -> tuple[bool, list[str]]:
+    """Compare tshark's and tlsdoctor's view of hellos, alerts and RSTs; (all equal, lines)."""
+    out = subprocess.run([*tshark_cmd(path), "-e", "tcp.flags.reset"], capture_output=True, text=True,
+                         check=True).stdout
+    t_ch: set[tuple[int, int]] = set()
+    t_sh: set[tuple[int, int]] = set()
+    t_alerts: Counter[tuple[int, int]] = Counter()
+    t_rst: set[int] = set()
+    for line in out.splitlines():
+        frame_s, stream_s, types, alerts, rst = (line.split("\t") + [""] * 5)[:5]
+        frame, stream = int(frame_s), int(stream_s)
         kinds = [int(x) for x in types.split(",") if x]
         if 1 in kinds:
-            t_hellos.add((int(frame), int(stream)))
-        t_sh += kinds.count(2)
-        t_alerts += len([x for x in alerts.split(",") if x])
+            t_ch.add((frame, stream))
+        if 2 in kinds:
+            t_sh.add((frame, stream))
+        for code in alerts.split(","):
+            if code:
+                t_alerts[(frame, int(code))] += 1
         if rst in ("1", "True"):
-            t_rst.add(int(stream))
+            t_rst.add(frame)
     ours = subprocess.run([*tlsdoctor_cmd(), "connections", str(path), "--json"], capture_output=True, text=True,
                           check=True).stdout
-    o_hellos, o_sh, o_alerts, o_rst = set(), 0, 0, set()
+    o_ch: set[tuple[int, int]] = set()
+    o_sh: set[tuple[int, int]] = set()
+    o_alerts: Counter[tuple[int, int]] = Counter()
+    o_rst: set[int] = set()
+    records = 0
     for line in ours.splitlines():
-        d = json.loads(line)
-        f = d["frames"]
+        record = json.loads(line)
+        records += 1
+        frames, stream = record["frames"], record["tcp_stream"]
         for key in ("client_hello", "client_hello_2"):
-            if key in f:
-                o_hellos.add((f[key], d["tcp_stream"]))
-        o_sh += ("server_hello" in f) + ("hello_retry_request" in f)
-        o_alerts += len([a for a in d["alerts"] if a["code"] is not None])
-        if "rst" in f:
-            o_rst.add(d["tcp_stream"])
-    verdict = [
-        f"ClientHello (frame, tcp.stream) pairs: tshark {len(t_hellos)}, tlsdoctor {len(o_hellos)}, "
-        f"{'identical' if t_hellos == o_hellos else 'DIFFERENT'}",
-        f"ServerHello/HRR messages: tshark {t_sh}, tlsdoctor {o_sh}",
-        f"plaintext alerts: tshark {t_alerts}, tlsdoctor {o_alerts}",
-        f"streams with a RST: tshark {len(t_rst)}, tlsdoctor {len(o_rst)}, "
-        f"{'identical' if t_rst == o_rst else 'DIFFERENT'}",
+            if key in frames:
+                o_ch.add((frames[key], stream))
+        for key in ("server_hello", "hello_retry_request"):
+            if key in frames:
+                o_sh.add((frames[key], stream))
+        for alert in record.get("alerts") or ([record["alert"]] if record.get("alert") else []):
+            if alert.get("code") is not None and not alert.get("encrypted"):
+                o_alerts[(alert["frame"], alert["code"])] += 1
+        for event in record.get("tcp_events", []):
+            if "R" in event["flags"]:
+                o_rst.add(event["frame"])
+        if "rst" in frames:
+            o_rst.add(frames["rst"])
+
+    def line(what: str, theirs: set[object] | Counter[tuple[int, int]], mine: set[object] | Counter[tuple[int, int]]
+             ) -> str:
+        n_t = sum(theirs.values()) if isinstance(theirs, Counter) else len(theirs)
+        n_o = sum(mine.values()) if isinstance(mine, Counter) else len(mine)
+        return f"{what}: tshark {n_t:,}, tlsdoctor {n_o:,}, {'identical' if theirs == mine else 'DIFFERENT'}"
+
+    lines = [
+        f"{records:,} connection records from tlsdoctor",
+        line("ClientHello (frame, tcp.stream) pairs", t_ch, o_ch),  # type: ignore[arg-type]
+        line("ServerHello and HelloRetryRequest (frame, tcp.stream) pairs", t_sh, o_sh),  # type: ignore[arg-type]
+        line("plaintext alerts (frame, code)", t_alerts, o_alerts),
+        line("frames with a RST", t_rst, o_rst),  # type: ignore[arg-type]
     ]
-    return "\n".join(f"- {v}" for v in verdict)
+    return t_ch == o_ch and t_sh == o_sh and t_alerts == o_alerts and t_rst == o_rst, lines
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for text_line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+        if text_line.startswith("model name"):
+            cpu = text_line.split(":", 1)[1].strip()
+            break
+    mem = re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text(encoding="utf-8"))
+    tshark = subprocess.run(["tshark", "--version"], capture_output=True, text=True).stdout.splitlines()[0].rstrip(".")
+    git = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                         text=True).stdout.strip()
+    dirty_src = subprocess.run(["git", "-C", str(ROOT), "status", "--short", "--", "src"], capture_output=True,
+                               text=True).stdout.split("\n")
+    n_dirty = len([x for x in dirty_src if x.strip()])
+    return (f"{os.cpu_count()} cores ({cpu}), {int(mem.group(1)) / 2**20 if mem else 0:.1f} GiB RAM, "
+            f"Python {platform.python_version()}, {tshark}; tlsdoctor from {ROOT / 'src'} at {git}"
+            + (f" with {n_dirty} uncommitted file(s) under src/" if n_dirty else ""))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="256M,1G")
-    ap.add_argument("--profile", default="handshakes", choices=["handshakes", "bulk"],
-                    help="handshakes: ~110k connections/GB; bulk: half the connections carry 0.1-1 MB")
-    ap.add_argument("--keep", action="store_true", help="keep the generated captures")
-    ap.add_argument("--write", type=Path, help="append the results to this Markdown file")
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--size", help="one capture size, e.g. 1G (same as --sizes 1G)")
+    ap.add_argument("--sizes", default="256M,1G", help="comma-separated capture sizes (default 256M,1G)")
+    ap.add_argument("--profile", default="gateway", choices=["gateway", "handshakes", "bulk"],
+                    help="traffic mix of bench/make_capture.py (default gateway: ~230k connections per GB)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--check-size", default="50M", help="size of the cross-check capture ('0' to skip)")
+    ap.add_argument("--no-table", action="store_true", help="skip timing the terminal table")
+    ap.add_argument("--keep", action="store_true", help="keep the generated captures in bench/out/")
+    ap.add_argument("--write", type=Path, help="put the results into this Markdown file (between markers)")
     args = ap.parse_args()
-    sizes = args.sizes.split(",")
-    rows = []
+    sizes = [args.size] if args.size else args.sizes.split(",")
+    about = machine()
+    print(about, flush=True)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows: list[tuple[str, dict[str, object], str, Measurement, float]] = []
+    made: list[Path] = []
     for size in sizes:
-        path = ensure_capture(size, args.profile)
-        nbytes = path.stat().st_size
-        npackets = packets_in(path)
-        runs = {
-            "tlsdoctor connections --json": [*tlsdoctor_cmd(), "connections", str(path), "--json"],
-            "tlsdoctor connections (table)": [*tlsdoctor_cmd(), "connections", str(path)],
-            "tshark (issue 3 command)": ["tshark", "-n", "-r", str(path), "-Y", TSHARK_FILTER, "-T", "fields",
-                                         "-e", "frame.number", "-e", "tcp.stream", "-e", "tls.handshake.type",
-                                         "-e", "tls.alert_message.desc"],
-            "bare Python header loop": [sys.executable, "-c", BARE_LOOP, str(path)],
-        }
-        results = {name: measure(cmd) for name, cmd in runs.items()}
-        tshark_wall = results["tshark (issue 3 command)"][0]
-        for name, (wall, rss) in results.items():
-            rows.append((f"{args.profile} {size}", nbytes, npackets, name, wall, rss, tshark_wall / wall))
-            print(f"{size} {name}: {wall:.1f} s, {nbytes / wall / 1e6:.1f} MB/s, "
-                  f"{npackets / wall / 1e3:.0f} k packets/s, peak RSS {rss / 2**20:.0f} MiB, "
-                  f"{tshark_wall / wall:.2f}x tshark", flush=True)
-    check = cross_check(ensure_capture(sizes[0], args.profile))
-    print(check)
-    table = ["| file | packets | command | seconds | MB/s | packets/s | peak RSS | vs tshark |",
-             "|---|---|---|---|---|---|---|---|"]
-    for size, nbytes, npackets, name, wall, rss, ratio in rows:
-        table.append(f"| {size} ({nbytes / 1e6:.0f} MB) | {npackets:,} | {name} | {wall:.1f} | "
-                     f"{nbytes / wall / 1e6:.1f} | {npackets / wall / 1e3:.0f} k | {rss / 2**20:.0f} MiB | "
-                     f"{ratio:.2f}x |")
-    text = (f"\n### Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
-            f"({os.cpu_count()} cores, Python {platform.python_version()})\n\n" + "\n".join(table) +
-            f"\n\nCross-check on the {sizes[0]} file:\n\n{check}\n")
-    print(text)
+        path, summary = ensure_capture(size, args.profile, args.seed)
+        made.append(path)
+        runs = {"`tlsdoctor connections F --json`": [*tlsdoctor_cmd(), "connections", str(path), "--json"]}
+        if not args.no_table:
+            runs["`tlsdoctor connections F` (table)"] = [*tlsdoctor_cmd(), "connections", str(path)]
+        runs["tshark, the issue's command"] = tshark_cmd(path)
+        runs["bare Python header loop"] = [sys.executable, "-c", BARE_LOOP, str(path)]
+        results = {}
+        for name, cmd in runs.items():
+            results[name] = m = measure(cmd)
+            nbytes, npackets = int(summary["bytes"]), int(summary["packets"])  # type: ignore[call-overload]
+            print(f"{size} {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, {nbytes / m.wall / 1e6:.1f} MB/s, "
+                  f"{npackets / m.wall / 1e3:.0f} k packets/s, peak RSS {m.peak_rss / 2**20:.0f} MiB "
+                  f"(load before: {m.load:.1f})", flush=True)
+        tshark_wall = results["tshark, the issue's command"].wall
+        for name, m in results.items():
+            rows.append((size, summary, name, m, tshark_wall / m.wall))
+    check_lines: list[str] = []
+    if args.check_size != "0":
+        check_path, check_summary = ensure_capture(args.check_size, args.profile, args.seed)
+        made.append(check_path)
+        ok, check_lines = cross_check(check_path)
+        check_lines.insert(0, f"on {check_path.name} ({int(check_summary['bytes']) / 1e6:.0f} MB, "  # type: ignore[call-overload]
+                           f"{int(check_summary['packets']):,} packets): {'all equal' if ok else 'MISMATCH'}")  # type: ignore[call-overload]
+        print("\n".join(check_lines), flush=True)
+    table = ["| capture | packets | connections | command | wall s | CPU s | MB/s | packets/s | peak RSS | "
+             "tshark time / this |", "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for size, summary, name, m, ratio in rows:
+        nbytes, npackets = int(summary["bytes"]), int(summary["packets"])  # type: ignore[call-overload]
+        table.append(f"| {args.profile} {size} ({nbytes / 1e6:,.0f} MB) | {npackets:,} | "
+                     f"{int(summary['connections']):,} | {name} | {m.wall:.1f} | {m.cpu:.1f} | "  # type: ignore[call-overload]
+                     f"{nbytes / m.wall / 1e6:.1f} | {npackets / m.wall / 1e3:,.0f} k | "
+                     f"{m.peak_rss / 2**20:,.0f} MiB | {ratio:.2f}x |")
+    text = (f"Run of {started} on {platform.node()}: {about}. One run per command; 1-minute load average "
+            f"before each: {', '.join(f'{m.load:.1f}' for *_x, m, _r in rows)}.\n\n" + "\n".join(table) + "\n\n"
+            + ("Cross-check " + check_lines[0] + "\n\n" + "\n".join(f"- {x}" for x in check_lines[1:]) + "\n"
+               if check_lines else ""))
+    print("\n" + text)
     if args.write:
-        with args.write.open("a", encoding="utf-8") as f:
-            f.write(text)
+        block = f"{MARK_BEGIN}\n{text}{MARK_END}"
+        doc = args.write.read_text(encoding="utf-8") if args.write.exists() else ""
+        if MARK_BEGIN in doc and MARK_END in doc:
+            doc = doc[: doc.index(MARK_BEGIN)] + block + doc[doc.index(MARK_END) + len(MARK_END):]
+        else:
+            doc += ("\n" if doc else "") + block + "\n"
+        args.write.write_text(doc, encoding="utf-8")
     if not args.keep:
-        for size in sizes:
-            for name in (f"bench-{size}.pcap", f"bench-{args.profile}-{size}.pcap"):
-                (OUT / name).unlink(missing_ok=True)
+        for path in made:
+            path.unlink(missing_ok=True)
+            Path(str(path) + ".json").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
