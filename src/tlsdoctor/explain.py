@@ -670,7 +670,7 @@ ROWS: Final[tuple[Entry, ...]] = (
          "Go's hostname check failed.", "the Go client",
          (_c("certificate_name_mismatch", "the certificate does not cover the name"),
           _c("sni_missing", "no SNI, default certificate")), (_PROBE_CERT,), "Go src/crypto/x509/verify.go",
-         (r"x509: certificate is valid for .*, not ", r"x509: certificate is not valid for any names")),
+         (r"x509: certificate is valid for \S.*, not \S", r"x509: certificate is not valid for any names")),
     _row("go:eof", Kind.GO, "Go: EOF during the TLS handshake", "The peer closed the connection before answering "
          "('tls: handshake failure' with EOF, or 'EOF').", "the Go client, about the peer", _EOF_CAUSES,
          (_PROBE, _DIAGNOSE), "Go src/crypto/tls/handshake_client.go", (r"TLS handshake.{0,20}\bEOF\b",)),
