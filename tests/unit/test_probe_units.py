@@ -210,14 +210,18 @@ def _cert(subject: str, issuer: str, after: str, names: tuple[str, ...] = ()) ->
 def test_certificate_problems() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     leaf = _cert("CN=a.test", "CN=int", "2025-06-01T00:00:00Z", ("a.test",))
-    causes = [c for c, _ in certificate_problems([leaf], "b.test", now, 21, "unable to verify the first certificate")]
+    problems = certificate_problems([leaf], "b.test", now, 21, "unable to verify the first certificate")
+    causes = [c for c, _, _k in problems]
     assert causes == ["certificate_expired", "certificate_name_mismatch", "certificate_chain_incomplete"]
     wrong_order = [_cert("CN=a.test", "CN=int", "2030-01-01T00:00:00Z", ("a.test",)),
                    _cert("CN=root", "CN=root", "2030-01-01T00:00:00Z")]
-    assert [c for c, _ in certificate_problems(wrong_order, "a.test", now, None, None)] == [
+    assert [c for c, _, _k in certificate_problems(wrong_order, "a.test", now, None, None)] == [
         "certificate_chain_incomplete"]
+    lone = certificate_problems([_cert("CN=a.test", "CN=private", "2030-01-01T00:00:00Z", ("a.test",))], "a.test",
+                                now, 20, "unable to get local issuer certificate")
+    assert [(c, k) for c, _, k in lone] == [("certificate_chain_incomplete", "possible")]
     self_signed = [_cert("CN=a.test", "CN=a.test", "2030-01-01T00:00:00Z", ("a.test",))]
-    assert [c for c, _ in certificate_problems(self_signed, "a.test", now, 18, "self-signed certificate")] == [
+    assert [c for c, _, _k in certificate_problems(self_signed, "a.test", now, 18, "self-signed certificate")] == [
         "certificate_untrusted"]
 
 
@@ -272,7 +276,7 @@ def test_verdict_rules() -> None:
 def test_verdict_certificate_on_one_address_of_two() -> None:
     expired = HandshakeReport("192.0.2.2", 443, "site.test", True, "TLSv1.3", "X",
                               chain=(_cert("CN=site.test", "CN=ca", "2020-02-01T00:00:00Z", ("site.test",)),),
-                              problems=(("certificate_expired", "the certificate CN=site.test expired"),))
+                              problems=(("certificate_expired", "the certificate CN=site.test expired", "certain"),))
     good = _report("192.0.2.1", {}, _sh())
     bad = AddressReport("192.0.2.2", _report("192.0.2.2", {}, _sh()).results, expired)
     findings, _ = judge("site.test", 443, "site.test", WRONG_SNI, [good, bad])

@@ -226,52 +226,59 @@ def name_matches(name: str, dns_names: Sequence[str], ip_addresses: Sequence[str
 
 
 def certificate_problems(chain: Sequence[CertificateInfo], name: str | None, now: dt.datetime,
-                         verify_code: int | None, verify_message: str | None) -> tuple[tuple[str, str], ...]:
-    """(cause code, sentence) for each problem of the chain, leaf first."""
+                         verify_code: int | None, verify_message: str | None) -> tuple[tuple[str, str, str], ...]:
+    """(cause code, sentence, confidence) for each problem of the chain, leaf first."""
     if not chain:
         return ()
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, str]] = []
     leaf = chain[0]
     not_after, not_before = _parse_iso(leaf.not_after), _parse_iso(leaf.not_before)
     if not_after is not None and not_after < now:
         days = (now - not_after).days
         problems.append(("certificate_expired",
-                         f"the certificate {leaf.subject} expired on {leaf.not_after} ({days} day(s) ago)"))
+                         f"the certificate {leaf.subject} expired on {leaf.not_after} ({days} day(s) ago)", "certain"))
     if not_before is not None and not_before > now:
         problems.append(("certificate_not_yet_valid",
-                         f"the certificate {leaf.subject} is valid only from {leaf.not_before}"))
+                         f"the certificate {leaf.subject} is valid only from {leaf.not_before}", "certain"))
     for cert in chain[1:]:
         c_after = _parse_iso(cert.not_after)
         if c_after is not None and c_after < now:
             problems.append(("certificate_expired",
-                             f"the chain's certificate {cert.subject} expired on {cert.not_after}"))
+                             f"the chain's certificate {cert.subject} expired on {cert.not_after}", "certain"))
     if name and not name_matches(name, leaf.dns_names, leaf.ip_addresses):
         covered = ", ".join((*leaf.dns_names, *leaf.ip_addresses)) or f"no subjectAltName ({leaf.subject})"
-        problems.append(("certificate_name_mismatch", f"the certificate does not cover {name}; it covers {covered}"))
+        problems.append(("certificate_name_mismatch", f"the certificate does not cover {name}; it covers {covered}",
+                         "certain"))
     for i in range(len(chain) - 1):
         if chain[i].issuer != chain[i + 1].subject:
             problems.append(("certificate_chain_incomplete",
                              f"certificate {i + 2} of the chain ({chain[i + 1].subject}) is not the issuer of "
                              f"certificate {i + 1} ({chain[i].issuer}): the chain is out of order or has a stray "
-                             "certificate"))
+                             "certificate", "certain"))
             break
     if verify_code is not None:
         problems.extend(_trust_problem(chain, verify_code, verify_message or ""))
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     return tuple(p for p in problems if not (p in seen or seen.add(p)))  # type: ignore[func-returns-value]
 
 
-def _trust_problem(chain: Sequence[CertificateInfo], code: int, message: str) -> list[tuple[str, str]]:
+def _trust_problem(chain: Sequence[CertificateInfo], code: int, message: str) -> list[tuple[str, str, str]]:
     last = chain[-1]
     if code in (X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_CERT_NOT_YET_VALID):
         return []  # the validity checks above name the certificate and its dates
     if code in (X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN):
         return [("certificate_untrusted", f"self-signed certificate not in the trust store ({message}, "
-                                          f"X509_V_ERR {code}): {last.subject}")]
-    if code in (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE) or (
-            code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY and len(chain) == 1 and not last.self_issued):
+                                          f"X509_V_ERR {code}): {last.subject}", "certain")]
+    if code in (X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE):
         return [("certificate_chain_incomplete",
                  f"the server sends {len(chain)} certificate(s) and no path to a trusted root: the intermediate "
-                 f"issuing \"{last.issuer}\" is probably missing ({message}, X509_V_ERR {code})")]
+                 f"issuing \"{last.issuer}\" is missing ({message}, X509_V_ERR {code})", "likely")]
+    if code == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY and len(chain) == 1 and not last.self_issued:
+        # A lone leaf whose issuer the store does not know: a missing intermediate, or a private CA.
+        # Without the issuer's certificate (AIA fetching is not done) the two cannot be told apart.
+        return [("certificate_chain_incomplete",
+                 f"the server sends only its leaf, and its issuer \"{last.issuer}\" is not in the trust store: "
+                 f"an intermediate is missing, or the issuer is a private CA that this store does not trust "
+                 f"({message}, X509_V_ERR {code})", "possible")]
     return [("certificate_untrusted", f"the chain does not lead to a trusted root ({message}, X509_V_ERR {code}); "
-                                      f"last certificate sent: {last.subject}, issued by {last.issuer}")]
+                                      f"last certificate sent: {last.subject}, issued by {last.issuer}", "certain")]

@@ -155,8 +155,8 @@ class HandshakeReport:
     trust_store: str = "system"
     trust_checked: bool = False
     """A verifying handshake ran to a verdict; False when it could not (the verify fields are then empty)."""
-    problems: tuple[tuple[str, str], ...] = ()
-    """(cause code, sentence) for each certificate problem found now."""
+    problems: tuple[tuple[str, str, str], ...] = ()
+    """(cause code, sentence, confidence) for each certificate problem found now."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def _handshake_json(h: HandshakeReport) -> dict[str, Any]:
         "chain": [{"subject": c.subject, "issuer": c.issuer, "not_before": c.not_before, "not_after": c.not_after,
                    "dns_names": list(c.dns_names), "ip_addresses": list(c.ip_addresses),
                    "self_issued": c.self_issued, "sha256": c.sha256} for c in h.chain],
-        "problems": [{"cause": c, "text": t} for c, t in h.problems],
+        "problems": [{"cause": c, "text": t, "confidence": k} for c, t, k in h.problems],
     }
 
 
@@ -130,5 +130,6 @@ def print_terminal(report: ProbeReport, file: IO[str] | None = None) -> None:
     for anomaly in report.anomalies:
         console.print(f"[yellow]anomaly:[/] {escape(anomaly)}")
     verdict = (f"[red]{len(report.findings)} finding(s)[/]" if report.findings else "[green]no problem found[/]")
+    took = f"{report.duration_ms / 1000:.1f} s" if report.duration_ms >= 1000 else f"{report.duration_ms:.0f} ms"
     console.print(f"{len(report.addresses)} address(es), {sum(len(a.results) for a in report.addresses)} probes "
-                  f"in {report.duration_ms / 1000:.1f} s: {verdict}")
+                  f"in {took}: {verdict}")

@@ -385,10 +385,10 @@ def _handshake_rules(hs: HandshakeReport | None, base: ProbeResult | None,
     ref = ConnectionRef(probe="handshake", client=None, server=f"{hs.address}:{hs.port}", sni=hs.sni,
                         outcome=hs.error or f"completed {hs.version} {hs.cipher}")
     out: list[_Draft] = []
-    for cause, sentence in hs.problems:
+    for cause, sentence, confidence in hs.problems:
         title, fix = _CERT_TITLES.get(cause, (cause, ""))
         leaf = hs.chain[0] if hs.chain else None
-        d = _Draft(cause, title, Confidence.CERTAIN,
+        d = _Draft(cause, title, Confidence(confidence),
                    f"{sentence[0].upper()}{sentence[1:]}. {hs.address} serves it"
                    + (f" (notAfter {leaf.not_after}, sha256 {leaf.sha256[:16]}...)." if leaf else "."), fix)
         d.connections.append(ref)
