@@ -865,7 +865,7 @@ def explain_all(text: str) -> list[Explanation]:
         return []
     low = t.lower()
     # 1. exact
-    if t.isdigit() and len(t) <= 3:
+    if t.isascii() and t.isdigit() and len(t) <= 3:  # "¹".isdigit() is true, int("¹") fails
         # A bare number: an alert of the registry first (``explain 40``), then a curl exit code
         # (``explain 35``), and an unassigned alert code only when nothing else has that number.
         n = int(t)

@@ -165,3 +165,11 @@ def test_cli_exit_status_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     first = doc["matches"][0]
     assert first["key"] == "openssl:267" and first["openssl"]["reason"] == 267
     assert first["causes"][0]["cause"] == "not_tls"
+
+
+def test_superscript_and_other_non_ascii_digits_are_text_not_codes() -> None:
+    # Found by Hypothesis: "¹".isdigit() is true but int("¹") raises.
+    from tlsdoctor.explain import explain as _explain
+
+    for text in ("¹", "²³", "①"):
+        assert _explain(text) is None  # not a code, and not raising
