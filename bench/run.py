@@ -40,6 +40,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -96,7 +97,7 @@ def measure(cmd: list[str]) -> Measurement:
     return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, load)
 
 
-def ensure_capture(size: str, profile: str, seed: int) -> tuple[Path, dict[str, object]]:
+def ensure_capture(size: str, profile: str, seed: int) -> tuple[Path, dict[str, Any]]:
     """The capture for (size, profile, seed) in bench/out/, generated when missing; and its summary."""
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"{profile}-{size}-seed{seed}.pcap"
@@ -164,18 +165,18 @@ def cross_check(path: Path) -> tuple[bool, list[str]]:
         if "rst" in frames:
             o_rst.add(frames["rst"])
 
-    def line(what: str, theirs: set[object] | Counter[tuple[int, int]], mine: set[object] | Counter[tuple[int, int]]
-             ) -> str:
+    def compare(what: str, theirs: set[tuple[int, int]] | set[int] | Counter[tuple[int, int]],
+                mine: set[tuple[int, int]] | set[int] | Counter[tuple[int, int]]) -> str:
         n_t = sum(theirs.values()) if isinstance(theirs, Counter) else len(theirs)
         n_o = sum(mine.values()) if isinstance(mine, Counter) else len(mine)
         return f"{what}: tshark {n_t:,}, tlsdoctor {n_o:,}, {'identical' if theirs == mine else 'DIFFERENT'}"
 
     lines = [
         f"{records:,} connection records from tlsdoctor",
-        line("ClientHello (frame, tcp.stream) pairs", t_ch, o_ch),  # type: ignore[arg-type]
-        line("ServerHello and HelloRetryRequest (frame, tcp.stream) pairs", t_sh, o_sh),  # type: ignore[arg-type]
-        line("plaintext alerts (frame, code)", t_alerts, o_alerts),
-        line("frames with a RST", t_rst, o_rst),  # type: ignore[arg-type]
+        compare("ClientHello (frame, tcp.stream) pairs", t_ch, o_ch),
+        compare("ServerHello and HelloRetryRequest (frame, tcp.stream) pairs", t_sh, o_sh),
+        compare("plaintext alerts (frame, code)", t_alerts, o_alerts),
+        compare("frames with a RST", t_rst, o_rst),
     ]
     return t_ch == o_ch and t_sh == o_sh and t_alerts == o_alerts and t_rst == o_rst, lines
 
@@ -214,7 +215,7 @@ def main() -> None:
     about = machine()
     print(about, flush=True)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    rows: list[tuple[str, dict[str, object], str, Measurement, float]] = []
+    rows: list[tuple[str, dict[str, Any], str, Measurement, float]] = []
     made: list[Path] = []
     for size in sizes:
         path, summary = ensure_capture(size, args.profile, args.seed)
@@ -227,7 +228,7 @@ def main() -> None:
         results = {}
         for name, cmd in runs.items():
             results[name] = m = measure(cmd)
-            nbytes, npackets = int(summary["bytes"]), int(summary["packets"])  # type: ignore[call-overload]
+            nbytes, npackets = int(summary["bytes"]), int(summary["packets"])
             print(f"{size} {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, {nbytes / m.wall / 1e6:.1f} MB/s, "
                   f"{npackets / m.wall / 1e3:.0f} k packets/s, peak RSS {m.peak_rss / 2**20:.0f} MiB "
                   f"(load before: {m.load:.1f})", flush=True)
@@ -239,15 +240,15 @@ def main() -> None:
         check_path, check_summary = ensure_capture(args.check_size, args.profile, args.seed)
         made.append(check_path)
         ok, check_lines = cross_check(check_path)
-        check_lines.insert(0, f"on {check_path.name} ({int(check_summary['bytes']) / 1e6:.0f} MB, "  # type: ignore[call-overload]
-                           f"{int(check_summary['packets']):,} packets): {'all equal' if ok else 'MISMATCH'}")  # type: ignore[call-overload]
+        check_lines.insert(0, f"on {check_path.name} ({int(check_summary['bytes']) / 1e6:.0f} MB, "
+                           f"{int(check_summary['packets']):,} packets): {'all equal' if ok else 'MISMATCH'}")
         print("\n".join(check_lines), flush=True)
     table = ["| capture | packets | connections | command | wall s | CPU s | MB/s | packets/s | peak RSS | "
              "tshark time / this |", "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
     for size, summary, name, m, ratio in rows:
-        nbytes, npackets = int(summary["bytes"]), int(summary["packets"])  # type: ignore[call-overload]
+        nbytes, npackets = int(summary["bytes"]), int(summary["packets"])
         table.append(f"| {args.profile} {size} ({nbytes / 1e6:,.0f} MB) | {npackets:,} | "
-                     f"{int(summary['connections']):,} | {name} | {m.wall:.1f} | {m.cpu:.1f} | "  # type: ignore[call-overload]
+                     f"{int(summary['connections']):,} | {name} | {m.wall:.1f} | {m.cpu:.1f} | "
                      f"{nbytes / m.wall / 1e6:.1f} | {npackets / m.wall / 1e3:,.0f} k | "
                      f"{m.peak_rss / 2**20:,.0f} MiB | {ratio:.2f}x |")
     text = (f"Run of {started} on {platform.node()}: {about}. One run per command; 1-minute load average "
