@@ -54,7 +54,10 @@ may still come after a reset that something on the path forged."""
 SETTLED_LINGER_SECONDS: Final = 0.1
 """A closed connection whose handshake is settled waits only for its last ACKs."""
 IDLE_TIMEOUT_SECONDS: Final = 300
-TOMBSTONE_SECONDS: Final = 600
+TOMBSTONE_SECONDS: Final = 60
+"""How long (capture time) a finished connection's 4-tuple stays known, so that its late packets keep
+Wireshark's tcp.stream number: Linux's TIME_WAIT (2 MSL = 60 s), past which a segment without SYN on
+that 4-tuple is practically never seen. Memory grows with the connections finished in this window."""
 MAX_LIVE_CONNECTIONS: Final = 200_000
 MAX_TOMBSTONES: Final = 1_000_000
 MAX_TIMELINE: Final = 64  # first packets kept per connection
