@@ -79,7 +79,8 @@ absolute seq, absolute ack, payload_len, ttl, ip_id, window, dst+src MAC bytes, 
 Kept raw so that a connection nobody looks at costs no objects; ``ConnectionRecord.packets`` decodes it."""
 
 
-def _flag_letters(flags: int) -> str:
+def flag_letters(flags: int) -> str:
+    """TCP flags as the letters people read: S SYN, A ACK, P PSH, F FIN, R RST ('.' for none)."""
     out = ""
     for bit, letter in ((0x02, "S"), (0x10, "A"), (0x08, "P"), (0x01, "F"), (0x04, "R")):
         if flags & bit:
@@ -178,7 +179,7 @@ class ConnectionRecord:
             from_client = first_side == self.first_side_is_client
             own, peer = (cbase, sbase) if from_client else (sbase, cbase)
             out.append(PacketFact(
-                frame, ts, from_client, _flag_letters(flags), (seq - own) % (1 << 32),
+                frame, ts, from_client, flag_letters(flags), (seq - own) % (1 << 32),
                 (ack - peer) % (1 << 32) if flags & 0x10 else 0, plen, ttl, ipid, win,
                 macs[6:12].hex(":") if macs else None, macs[:6].hex(":") if macs else None, letters))
         return tuple(out)

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from tlsdoctor.capture import Buffer
 from tlsdoctor.connection import (
     ConnectionRecord,
     DirectionFacts,
@@ -44,7 +45,7 @@ from tlsdoctor.connection import (
     TLSFacts,
 )
 from tlsdoctor.handshake import HandshakeTracker
-from tlsdoctor.net.decode import Buffer, decode_ip, format_ip, parse_tcp_options
+from tlsdoctor.net.decode import decode_ip, format_ip, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
 
 # --- named caps -------------------------------------------------------------------------------

@@ -14,13 +14,10 @@ sets DF) and is reported as the anomaly ``ip_fragment`` with its frame number.
 
 from __future__ import annotations
 
-import mmap
 import struct
 from typing import Final
 
-Buffer = bytes | mmap.mmap
-"""What a frame's bytes live in: the reader's mmap of the file, or one of its chunks (bytes, not a
-bytearray: slices of it are dict keys)."""
+from tlsdoctor.capture import Buffer
 
 # LINKTYPE_* numbers (https://www.tcpdump.org/linktypes.html)
 LINKTYPE_NULL: Final = 0
@@ -187,10 +184,6 @@ def format_ip(raw: bytes) -> str:
     import ipaddress
 
     return str(ipaddress.IPv6Address(raw))
-
-
-def format_mac(raw: bytes) -> str:
-    return raw.hex(":")
 
 
 def parse_tcp_options(buf: Buffer, start: int, end: int) -> tuple[int | None, int | None, bool, bool]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tlsdoctor.connection import Alert, ConnectionRecord, DirectionFacts, EndedBy
+from tlsdoctor.connection import Alert, ConnectionRecord, DirectionFacts, EndedBy, flag_letters
 from tlsdoctor.tls.certificates import CertificateFacts
 
 
@@ -56,9 +56,7 @@ def _tcp_events(rec: ConnectionRecord) -> list[dict[str, Any]]:
     for frame, ts, first_side, flags, _seq, _ack, _plen, ttl, ipid, _win, _macs, _tls in rec.timeline:
         if flags & 0x07:
             from_client = first_side == rec.first_side_is_client
-            letters = "".join(c for bit, c in ((0x02, "S"), (0x10, "A"), (0x08, "P"), (0x01, "F"), (0x04, "R"))
-                              if flags & bit)
-            out.append({"frame": frame, "flags": letters, "from": "client" if from_client else "server",
+            out.append({"frame": frame, "flags": flag_letters(flags), "from": "client" if from_client else "server",
                         "time": _iso(ts), "ttl": ttl, "ip_id": ipid})
     return out
 
