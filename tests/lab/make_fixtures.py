@@ -386,21 +386,8 @@ def mixed_small(lab: Lab, out: Path) -> None:
 
 def sni_required_nginx(lab: Lab, out: Path) -> None:
     """nginx with `ssl_reject_handshake on` in its default server: no SNI -> alert 112; the right SNI works."""
-    import shutil
-
-    if shutil.which("nginx") is None:
-        raise RuntimeError("nginx is not installed")
     p = lab.next_port()
-    prefix = lab.work / "nginx-sni"
-    (prefix / "logs").mkdir(parents=True, exist_ok=True)
-    conf = prefix / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log info;
-events {{ worker_connections 64; }}
-http {{
+    conf = nginx_prefix(lab.work / "nginx-sni", f"""
     access_log off;
     server {{
         listen 127.0.0.1:{p} ssl default_server;
@@ -412,10 +399,8 @@ http {{
         ssl_certificate {lab.origin.chain};
         ssl_certificate_key {lab.origin.key};
         location / {{ return 200 "ok\\n"; }}
-    }}
-}}
-""")
-    with background(["nginx", "-p", str(prefix), "-c", str(conf)], ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+    }}""")
+    with nginx(conf, ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
         lab.s_client(p, "-noservername")
         lab.s_client(p, "-servername", "origin.test", "-ign_eof", data=b"GET / HTTP/1.0\r\nHost: origin.test\r\n\r\n")
 
@@ -423,21 +408,10 @@ http {{
 def not_tls_http(lab: Lab, out: Path) -> None:
     """A ClientHello sent to nginx listening in plain HTTP: nginx answers 400 Bad Request."""
     p = lab.next_port()
-    prefix = lab.work / "nginx-http"
-    (prefix / "logs").mkdir(parents=True, exist_ok=True)
-    conf = prefix / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log info;
-events {{ worker_connections 64; }}
-http {{
+    conf = nginx_prefix(lab.work / "nginx-http", f"""
     access_log off;
-    server {{ listen 127.0.0.1:{p}; location / {{ return 200 "plain\\n"; }} }}
-}}
-""")
-    with background(["nginx", "-p", str(prefix), "-c", str(conf)], ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+    server {{ listen 127.0.0.1:{p}; location / {{ return 200 "plain\\n"; }} }}""")
+    with nginx(conf, ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
         lab.s_client(p, "-servername", "origin.test")
 
 
