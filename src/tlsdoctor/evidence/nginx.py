@@ -54,9 +54,7 @@ from tlsdoctor.evidence.nginx_model import (
     COMBINED_FORMAT,
     AnomalyKind,
     CertificateFile,
-    Confidence,
     Directive,
-    Evidence,
     HeaderSetting,
     LogFormat,
     LogTarget,
@@ -74,6 +72,7 @@ from tlsdoctor.evidence.nginx_model import (
     UpstreamGroup,
     UpstreamServer,
 )
+from tlsdoctor.findings import Confidence, Evidence
 
 __all__ = [
     "AnomalyKind", "CertificateFile", "Confidence", "Evidence", "LogFormat", "LogTarget", "MapBlock",

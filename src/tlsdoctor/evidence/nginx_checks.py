@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from tlsdoctor.evidence.nginx_model import (
     BlockInsertion,
     CertificateFile,
-    Confidence,
     DirectiveChange,
-    Evidence,
     NginxAnalysis,
     NginxFinding,
     PassTarget,
@@ -35,6 +33,7 @@ from tlsdoctor.evidence.nginx_model import (
     SniKind,
     SourceRef,
 )
+from tlsdoctor.findings import Confidence, Evidence
 
 EXPIRY_WARNING_DAYS = 30
 DEFAULT_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian/Ubuntu; RHEL: /etc/pki/tls/certs/ca-bundle.crt
@@ -46,7 +45,7 @@ Check = Callable[[NginxAnalysis, dt.datetime], list[NginxFinding]]
 
 
 def _ev(ref: SourceRef | None, text: str | None = None) -> list[Evidence]:
-    return [] if ref is None else [Evidence(ref.file, ref.line, text if text is not None else ref.text)]
+    return [] if ref is None else [Evidence(ref.file, text if text is not None else ref.text, line=ref.line)]
 
 
 def _dedupe(evidence: list[Evidence]) -> tuple[Evidence, ...]:
@@ -447,8 +446,8 @@ def check_certificate_file_expired(analysis: NginxAnalysis, now: dt.datetime) ->
         out.append(NginxFinding(
             cause="certificate_file_expired", title=title, confidence=Confidence.CERTAIN,
             explanation=what,
-            evidence=(Evidence(cert.ref.file, cert.ref.line, cert.ref.text),
-                      Evidence(cert.resolved_path, None, f"notAfter={not_after} subject={cert.subject}")),
+            evidence=(Evidence(cert.ref.file, cert.ref.text, line=cert.ref.line),
+                      Evidence(cert.resolved_path, f"notAfter={not_after} subject={cert.subject}")),
             fix=f"renew {cert.path} (notAfter {not_after}) and reload nginx",
             certificate=cert, fix_is_patchable=False))
     return out
@@ -471,7 +470,7 @@ def check_obsolete_protocols(analysis: NginxAnalysis, now: dt.datetime) -> list[
         out.append(NginxFinding(
             cause="obsolete_protocols", title=f"{p.directive} allows {', '.join(old)}",
             confidence=Confidence.CERTAIN, explanation=explanation,
-            evidence=(Evidence(p.ref.file, p.ref.line, p.ref.text),), fix=change.text, changes=(change,)))
+            evidence=(Evidence(p.ref.file, p.ref.text, line=p.ref.line),), fix=change.text, changes=(change,)))
     return out
 
 

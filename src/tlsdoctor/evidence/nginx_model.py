@@ -13,6 +13,8 @@ import datetime as dt
 import enum
 from dataclasses import dataclass, field
 
+from tlsdoctor.findings import Confidence, Evidence
+
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
@@ -291,19 +293,6 @@ class ServerBlock:
     names: tuple[str, ...]
     listens: tuple[str, ...]
     ref: SourceRef | None
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    source: str
-    line: int | None
-    text: str
-
-
-class Confidence(enum.StrEnum):
-    CERTAIN = "certain"
-    LIKELY = "likely"
-    POSSIBLE = "possible"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from tlsdoctor.findings import Finding
 from tlsdoctor.probe.answer import Answer, AnswerKind, printable
 
 
@@ -157,41 +158,6 @@ class HandshakeReport:
     """A verifying handshake ran to a verdict; False when it could not (the verify fields are then empty)."""
     problems: tuple[tuple[str, str, str], ...] = ()
     """(cause code, sentence, confidence) for each certificate problem found now."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionRef:
-    """A finding's ``connections`` entry (REPORT.md), for a probe: which probe, to which address."""
-
-    probe: str
-    client: str | None
-    server: str
-    sni: str | None
-    outcome: str
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    source: str
-    text: str
-
-
-class Confidence(enum.StrEnum):
-    CERTAIN = "certain"
-    LIKELY = "likely"
-    POSSIBLE = "possible"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    cause: str
-    """A cause code of shared/REPORT.md."""
-    title: str
-    confidence: Confidence
-    explanation: str
-    connections: tuple[ConnectionRef, ...]
-    evidence: tuple[Evidence, ...]
-    fix: str
 
 
 @dataclass(frozen=True, slots=True)

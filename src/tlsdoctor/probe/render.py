@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import IO, Any, Final
 
 from tlsdoctor import __version__
-from tlsdoctor.probe.model import Finding, HandshakeReport, ProbeReport, ProbeResult
+from tlsdoctor.findings import Finding
+from tlsdoctor.probe.model import HandshakeReport, ProbeReport, ProbeResult
 from tlsdoctor.tls.alerts import alert_name
 from tlsdoctor.tls.registry import cipher_suite_name, group_name, version_name
 

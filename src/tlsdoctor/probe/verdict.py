@@ -11,13 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from tlsdoctor.findings import Confidence, ConnectionRef, Evidence, Finding
 from tlsdoctor.probe.model import (
     CONNECT_FAILURES,
     AddressReport,
-    Confidence,
-    ConnectionRef,
-    Evidence,
-    Finding,
     HandshakeReport,
     OutcomeKind,
     ProbeResult,
