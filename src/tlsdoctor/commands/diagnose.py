@@ -1,0 +1,87 @@
+"""``tlsdoctor diagnose EVIDENCE...``: from captures, nginx configuration and logs, key logs and
+certificates to named root causes, with the evidence to check and the fix."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+HELP = ("Find the failing TLS handshakes in the evidence (captures, nginx config and logs, key logs, "
+        "certificates) and name their root causes.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("evidence", nargs="*", metavar="EVIDENCE",
+                        help="files or folders, any mix; each is recognised by its content")
+    parser.add_argument("--vantage", action="append", default=[], metavar="NAME=FILE",
+                        help="a capture taken at a named vantage point (client, server, switch, ...); repeatable")
+    parser.add_argument("--ca-bundle", metavar="PEM", help="trust store for certificate checks "
+                        "(default: the system store)")
+    parser.add_argument("--json", action="store_true", help="the report as JSON (schema tlsdoctor.report/1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from tlsdoctor.investigate import investigate
+    from tlsdoctor.report.json import report_to_json
+
+    vantages: dict[str, str] = {}
+    for item in args.vantage:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            sys.stderr.write(f"tlsdoctor diagnose: --vantage wants NAME=FILE, got {item!r}\n")
+            return 2
+        if name in vantages:
+            sys.stderr.write(f"tlsdoctor diagnose: vantage {name!r} given twice\n")
+            return 2
+        vantages[name] = path
+    if not args.evidence and not vantages:
+        sys.stderr.write("tlsdoctor diagnose: give at least one capture, log, configuration or folder\n")
+        return 2
+    with _progress(enabled=not args.no_progress and sys.stderr.isatty()) as progress:
+        report = investigate(args.evidence, vantages=vantages, ca_bundle=args.ca_bundle, progress=progress)
+    if args.json:
+        sys.stdout.write(json.dumps(report_to_json(report), indent=2, ensure_ascii=False) + "\n")
+    else:
+        from rich.console import Console
+
+        from tlsdoctor.report.terminal import render
+
+        render(report, Console(highlight=False))
+    return 1 if report.failed else 0
+
+
+class _progress:
+    """A rich progress bar on stderr while captures are read (a no-op when stderr is not a terminal)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: object = None
+        self._tasks: dict[str, object] = {}
+
+    def __enter__(self) -> Callable[[str, int, int], None] | None:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                       TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        bar.start()
+        self._bar = bar
+
+        def update(name: str, done: int, total: int) -> None:
+            task = self._tasks.get(name)
+            if task is None:
+                task = bar.add_task(name, total=total or None)
+                self._tasks[name] = task
+            bar.update(task, completed=done)  # type: ignore[arg-type]
+
+        return update
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()  # type: ignore[attr-defined]

@@ -1,0 +1,186 @@
+"""From connection records (and the context other evidence gives) to a Report. Pure: no files.
+
+Theory of operation. ``Diagnosis`` is fed the records of each capture as the engine streams them
+(``add``). With one capture it keeps only the failing records, and counts the rest: memory follows the
+failures, not the capture. With several captures it keeps every record (up to ``MAX_CORRELATED``) so
+that ``correlate`` can match the views of one connection across vantage points; past the cap it keeps
+the failing ones only and says so. ``conclude`` correlates, classifies each failing conversation with
+the rules (each lands in exactly one finding), builds the findings, and the overview that counts one
+per connection across vantage points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from tlsdoctor.connection import ConnectionRecord
+from tlsdoctor.correlate import CaptureRecords, correlate
+from tlsdoctor.findings import Anomaly, Confidence, Evidence, Finding
+from tlsdoctor.report.model import Input, Overview, Report
+from tlsdoctor.rules import classify, findings
+from tlsdoctor.rules.base import Context, Conversation, LogLine, Match, View
+from tlsdoctor.rules.tls_interception import intercepted
+
+MAX_CORRELATED = 300_000
+"""Records kept per capture for correlation when several captures are given (the failing ones are
+always kept); each costs about 2-5 kB."""
+
+
+@dataclass(slots=True)
+class _Capture:
+    name: str
+    vantage: str | None
+    kept: list[ConnectionRecord] = field(default_factory=list)
+    connections: int = 0
+    tls: int = 0
+    completed: int = 0
+    failed: int = 0
+    not_judged: int = 0
+    dropped_healthy: int = 0
+
+
+class Diagnosis:
+    def __init__(self, *, correlate_all: bool) -> None:
+        self.correlate_all = correlate_all
+        self.captures: list[_Capture] = []
+        # server ip:port -> [completed with SNI, completed without SNI]: the by-hand control (s_client with
+        # and without -servername) that the capture itself may hold.
+        self.completed_by_server: dict[str, list[int]] = {}
+        self.anomalies: list[Anomaly] = []
+
+    def add(self, capture: str, vantage: str | None, records: Iterable[ConnectionRecord]) -> None:
+        cap = _Capture(capture, vantage)
+        self.captures.append(cap)
+        for rec in records:
+            cap.connections += 1
+            if rec.is_tls:
+                cap.tls += 1
+            if rec.handshake_stage == "mid_stream":
+                cap.not_judged += 1
+            failed = rec.failed
+            if failed:
+                cap.failed += 1
+            elif rec.handshake_completed:
+                cap.completed += 1
+                slot = self.completed_by_server.setdefault(str(rec.server), [0, 0])
+                slot[0 if rec.sni else 1] += 1
+            if failed or (self.correlate_all and len(cap.kept) < MAX_CORRELATED):
+                cap.kept.append(rec)
+            elif self.correlate_all:
+                cap.dropped_healthy += 1
+        if cap.dropped_healthy:
+            self.anomalies.append(Anomaly("cap_hit", capture, f"{cap.dropped_healthy} healthy connections were not "
+                                          f"kept for matching across vantage points (cap {MAX_CORRELATED}); "
+                                          "their counterparts in the other captures are counted on their own"))
+
+    def conclude(self, inputs: Sequence[Input], ctx: Context, *, notes: Sequence[str] = (),
+                 anomalies: Sequence[Anomaly] = (), log_findings: Sequence[Finding] = ()) -> Report:
+        ctx = _with_controls(ctx, self.completed_by_server)
+        all_anomalies = list(anomalies) + self.anomalies
+        if self.correlate_all and len(self.captures) > 1:
+            conversations = correlate([CaptureRecords(c.name, c.vantage, sorted(c.kept, key=lambda r: r.tcp_stream))
+                                       for c in self.captures])
+            overview_counts = _count(conversations, self.captures)
+        else:
+            conversations = [Conversation((View(c.name, c.vantage, r),))
+                             for c in self.captures for r in sorted(c.kept, key=lambda r: r.tcp_stream)]
+            overview_counts = None
+        matched: list[tuple[Conversation, Match]] = []
+        observations: list[Finding] = []
+        for conv in conversations:
+            if conv.failed:
+                matched.append((conv, classify(conv, ctx, all_anomalies)))
+            elif len(conv.views) > 1:
+                ev = intercepted(conv)
+                if ev:
+                    observations.append(_interception_observation(conv, ev))
+        found = findings(matched, ctx, all_anomalies)
+        by_cause: dict[str, int] = {}
+        for _, m in matched:
+            by_cause[m.cause] = by_cause.get(m.cause, 0) + 1
+        if overview_counts is None:
+            overview = Overview(
+                connections=sum(c.connections for c in self.captures),
+                tls_connections=sum(c.tls for c in self.captures),
+                handshakes_completed=sum(c.completed for c in self.captures),
+                handshakes_failed=len(matched), by_cause=by_cause,
+                not_judged=sum(c.not_judged for c in self.captures))
+        else:
+            total, tls, completed, not_judged = overview_counts
+            overview = Overview(total, tls, completed, len(matched), by_cause, not_judged)
+        all_notes = list(notes)
+        for c in self.captures:
+            if c.connections == 0:
+                all_notes.append(f"{c.name}: no TCP connection in this capture.")
+            elif c.tls == 0:
+                all_notes.append(f"{c.name}: {c.connections} TCP connection(s), none carrying TLS (a ClientHello "
+                                 "or TLS record): nothing to diagnose at the TLS level in it.")
+        all_notes.extend(_conflicts(matched, ctx))
+        return Report(tuple(inputs), overview, tuple(list(found) + list(log_findings)), tuple(all_anomalies),
+                      tuple(all_notes), tuple(observations))
+
+
+def _count(conversations: Sequence[Conversation], captures: Sequence[_Capture]) -> tuple[int, int, int, int]:
+    """Connections, TLS connections, completed handshakes, not judged: one per conversation. Records not
+    kept for correlation (past the cap) are counted as their own connections."""
+    total = len(conversations) + sum(c.dropped_healthy for c in captures)
+    tls = completed = not_judged = 0
+    for conv in conversations:
+        recs = [v.record for v in conv.views]
+        if any(r.is_tls for r in recs):
+            tls += 1
+        if any(r.handshake_stage == "mid_stream" for r in recs):
+            not_judged += 1
+        elif not conv.failed and any(r.handshake_completed for r in recs):
+            completed += 1
+    completed += sum(c.dropped_healthy for c in captures)  # dropped ones are healthy; most completed
+    return total, tls, completed, not_judged
+
+
+def _with_controls(ctx: Context, completed_by_server: dict[str, list[int]]) -> Context:
+    from dataclasses import replace
+
+    return replace(ctx, completed_by_server={k: (v[0], v[1]) for k, v in completed_by_server.items()})
+
+
+def _interception_observation(conv: Conversation, evidence: list[Evidence]) -> Finding:
+    from tlsdoctor.rules.base import connection_ref
+
+    m = Match("tls_interception", Confidence.CERTAIN, "completed through an intercepting box")
+    return Finding("tls_interception", f"TLS to {conv.record.server} is intercepted (the handshake completed)",
+                   Confidence.CERTAIN if not conv.weak_match else Confidence.LIKELY,
+                   "The vantage points saw different TLS sessions for this connection, yet it completed: the "
+                   "client trusts the intercepting box. Not a failure; listed because it changes what each side "
+                   "sees.", (connection_ref(conv, m),), tuple(evidence), "None needed unless the interception is "
+                   "unexpected.")
+
+
+def _conflicts(matched: Sequence[tuple[Conversation, Match]], ctx: Context) -> list[str]:
+    """A log that names a cause for an upstream whose connections in the capture were diagnosed as
+    something else: said, not hidden (issue 4, bad input)."""
+    out: list[str] = []
+    by_server: dict[str, set[str]] = {}
+    for conv, m in matched:
+        by_server.setdefault(str(conv.record.server), set()).add(m.cause)
+    seen: set[tuple[str, str]] = set()
+    for ln in ctx.error_log:
+        if ln.upstream_address is None or not ln.causes or ln.upstream_address not in by_server:
+            continue
+        diagnosed = by_server[ln.upstream_address]
+        if diagnosed & set(ln.causes):
+            continue
+        key = (ln.upstream_address, ln.causes[0])
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f"Conflicting evidence: {ln.source}:{ln.line} points to {', '.join(ln.causes[:2])} for "
+                   f"{ln.upstream_address}, but the capture's failing connections to it were diagnosed as "
+                   f"{', '.join(sorted(diagnosed))}. The log may be from another time than the capture.")
+    return out
+
+
+def log_lines_without_capture(lines: Sequence[LogLine], captured_servers: set[str]) -> list[LogLine]:
+    """Error-log lines about upstreams that no capture shows: they make findings of their own."""
+    return [ln for ln in lines if ln.causes and (ln.upstream_address is None or
+                                                 ln.upstream_address not in captured_servers)]

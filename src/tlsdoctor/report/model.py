@@ -1,0 +1,50 @@
+"""The Report: what ``diagnose`` concludes, as frozen data; the writers (JSON, terminal) read only this.
+
+Its shape follows shared/REPORT.md (schema ``tlsdoctor.report/1``): the inputs and what each was taken
+for, an overview of the connections, the findings (one per root cause, most important first), the
+anomalies of the input. Beyond the contract: ``notes`` (sentences about the evidence as a whole: no
+TLS in a capture, no key log, a log that contradicts a capture) and ``observations`` (facts about
+healthy connections worth knowing, e.g. an interception the client accepted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tlsdoctor.findings import Anomaly, Finding
+
+SCHEMA = "tlsdoctor.report/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    path: str  # as the user gave it
+    kind: str  # ``tlsdoctor.evidence.intake.InputKind``: capture, nginx_config, ..., unrecognized
+    vantage: str | None = None
+    detail: str = ""  # what was read: "pcapng, 1204 frames", "38 lines", why it was not recognised
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    connections: int = 0  # TCP connections, one per connection across vantage points
+    tls_connections: int = 0
+    handshakes_completed: int = 0
+    handshakes_failed: int = 0  # failed connections (TCP or TLS), each in exactly one finding
+    by_cause: dict[str, int] = field(default_factory=dict)  # failed connections per cause code
+    not_judged: int = 0  # connections that began before the capture (their handshake was not seen)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    inputs: tuple[Input, ...]
+    overview: Overview
+    findings: tuple[Finding, ...]
+    anomalies: tuple[Anomaly, ...] = ()
+    notes: tuple[str, ...] = ()
+    observations: tuple[Finding, ...] = ()
+    elapsed_s: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        """Whether any failure was found (exit status 1)."""
+        return bool(self.findings)

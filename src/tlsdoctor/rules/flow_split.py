@@ -1,0 +1,57 @@
+"""``flow_split``: one connection's packets arrive over several paths (several source MAC addresses or
+TTLs for one direction of one connection), so part of it reaches a node without its state (seed 003:
+switch line cards of two types hashing flows differently, two LVS nodes each seeing half a flow).
+
+A failing connection whose packets in one direction carry more than one source MAC (or TTL) at some
+vantage point: ``likely``, ``certain`` when another vantage point shows the server never got the
+ClientHello. A healthy connection split over ECMP paths is not a finding (REPORT.md: healthy ones
+appear in none)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tlsdoctor.findings import Confidence, Evidence, Finding
+from tlsdoctor.rules.base import Context, Conversation, Match, assemble, listing, servers_of
+
+CAUSE = "flow_split"
+
+
+def match(conv: Conversation, ctx: Context) -> Match | None:
+    for v in conv.views:
+        rec = v.record
+        for side, d in (("client", rec.client_dir), ("server", rec.server_dir)):
+            paths = []
+            if len(d.src_macs) > 1:
+                paths.append(f"{len(d.src_macs)} source MAC addresses ({', '.join(d.src_macs)})")
+            if len(d.ttls) > 1:
+                paths.append(f"{len(d.ttls)} TTLs ({', '.join(map(str, d.ttls))})")
+            if not paths:
+                continue
+            evidence = [Evidence(v.capture, f"the {side}'s packets of this one connection arrive with "
+                                 + " and ".join(paths),
+                                 display_filter=f"tcp.stream == {rec.tcp_stream}")]
+            got_nothing = [o for o in conv.views if o is not v and o.record.tcp_established
+                           and o.record.client_dir.payload_bytes == 0]
+            for o in got_nothing:
+                evidence.append(Evidence(o.capture, f"at the {o.vantage or 'other'} vantage point the same "
+                                         "connection never carried the ClientHello",
+                                         display_filter=f"tcp.stream == {o.record.tcp_stream}"))
+            confidence = Confidence.CERTAIN if got_nothing or (len(d.src_macs) > 1 and len(conv.views) > 1) \
+                else Confidence.LIKELY
+            return Match(CAUSE, confidence, f"one flow over several paths ({' and '.join(paths)})",
+                         tuple(evidence), key=str(rec.server))
+    return None
+
+
+def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:
+    servers = servers_of(matches)
+    return assemble(
+        matches, title=f"Connections to {listing(servers)} split over several paths",
+        explanation=(f"{len(matches)} failing connection(s) arrived over more than one path (different source "
+                     "MACs or TTLs within one direction of one connection): the network spreads one flow's "
+                     "packets over several next hops, so some of them (here the ClientHello) reach a node that "
+                     "does not hold the connection."),
+        fix=("Make load sharing per flow: hash on the 5-tuple (src/dst IP, ports, protocol) on every switch and "
+             "router of the path (same line-card types/hash settings on a port-channel or ECMP group), or sync "
+             "connection state between the balancer nodes (LVS/IPVS connection sync)."))
