@@ -102,8 +102,9 @@ class _Index:
                           after_only=True)
 
 
-def correlate(captures: Sequence[CaptureRecords]) -> list[Conversation]:
-    """Conversations over all captures, each record in exactly one."""
+def correlate(captures: Sequence[CaptureRecords], *, pair_intercepted: bool = True) -> list[Conversation]:
+    """Conversations over all captures, each record in exactly one. ``pair_intercepted`` (the weak SNI
+    and timing match) is for captures the user labelled as vantage points of the same traffic."""
     ordered = sorted(captures, key=lambda c: _rank(c.vantage))
     indexes = [_Index(c) for c in ordered]
     out: list[Conversation] = []
@@ -118,7 +119,7 @@ def correlate(captures: Sequence[CaptureRecords]) -> list[Conversation]:
                 if j is not None:
                     views.append(View(other.cap.capture, other.cap.vantage, other.take(j)))
             out.append(Conversation(tuple(views)))
-    if len(indexes) > 1:
+    if len(indexes) > 1 and pair_intercepted:
         out = _pair_intercepted(out)
     return out
 

@@ -80,7 +80,8 @@ class Diagnosis:
         all_anomalies = list(anomalies) + self.anomalies
         if self.correlate_all and len(self.captures) > 1:
             conversations = correlate([CaptureRecords(c.name, c.vantage, sorted(c.kept, key=lambda r: r.tcp_stream))
-                                       for c in self.captures])
+                                       for c in self.captures],
+                                      pair_intercepted=all(c.vantage is not None for c in self.captures))
             overview_counts = _count(conversations, self.captures)
         else:
             conversations = [Conversation((View(c.name, c.vantage, r),))

@@ -71,9 +71,9 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
         label = vantage_of.get(os.path.abspath(f.path))
         _read_capture(f, names[f.path], label, diagnosis, ev, progress)
     if len(captures) > 1 and not labelled:
-        ev.notes.append("Several captures and no --vantage labels: they are matched as views of the same traffic "
-                        "in the order given (label them --vantage client=FILE --vantage server=FILE to say which "
-                        "end each was taken at).")
+        ev.notes.append("Several captures without --vantage labels: a connection that two of them show (same "
+                        "ClientHello random, or same 4-tuple and time) is counted once; label them --vantage "
+                        "client=FILE --vantage server=FILE to compare what each end saw.")
     if not captures:
         ev.notes.append("No capture among the evidence: findings come from the logs and configuration alone.")
 

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
         from tlsdoctor.report.terminal import render
 
-        render(report, Console(highlight=False))
+        render(report, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
     return 1 if report.failed else 0
 
 

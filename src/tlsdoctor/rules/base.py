@@ -126,10 +126,13 @@ class Context:
     certificate_sources: dict[str, str] = field(default_factory=dict)  # certificate sha256 -> file name
 
     def config_for(self, server: str) -> ConfigFact | None:
+        """The proxy_pass target that sends to ``server``: by address; else the one target that names its
+        upstream by host name (resolved by nginx at start, unknown to us), if there is exactly one."""
         for c in self.config:
             if server in c.upstream_addresses:
                 return c
-        return self.config[0] if len(self.config) == 1 else None
+        by_name = [c for c in self.config if any(not is_ip_literal(a.rsplit(":", 1)[0]) for a in c.upstream_addresses)]
+        return by_name[0] if len(by_name) == 1 else None
 
     def log_lines_for(self, server: str, causes: Sequence[str] = ()) -> tuple[LogLine, ...]:
         """Error-log lines about this upstream address (and, when given, pointing to one of ``causes``)."""

@@ -1,0 +1,144 @@
+"""Units of ``diagnose``: intake by content, the CLI's exit status, correlation, the one-finding rule,
+hostile evidence."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tlsdoctor.evidence.intake import InputKind, gather, sniff
+from tlsdoctor.investigate import investigate
+from tlsdoctor.report.json import report_to_json
+from tlsdoctor.rules import RULES
+from tlsdoctor.rules.sni_not_hostname import kind_of_name
+
+TESTS = Path(__file__).resolve().parent.parent
+CAPTURES = TESTS / "fixtures" / "captures"
+NGINX = TESTS / "fixtures" / "nginx"
+REPORT_MD_CAUSES = {
+    "sni_missing", "sni_not_hostname", "certificate_expired", "certificate_not_yet_valid",
+    "certificate_name_mismatch", "certificate_untrusted", "certificate_chain_incomplete",
+    "protocol_version_mismatch", "no_shared_cipher", "no_shared_group", "client_certificate_required",
+    "server_internal_error", "not_tls", "tcp_connect_refused", "tcp_connect_timeout", "clienthello_unanswered",
+    "rst_after_clienthello", "middlebox_clienthello_blackhole", "rst_injection", "tls_interception", "flow_split",
+    "clienthello_fragment_lost", "handshake_stalled", "alert_unexplained",
+}
+
+
+def test_one_rule_module_per_cause_code_of_report_md() -> None:
+    assert {r.cause for r in RULES} == REPORT_MD_CAUSES
+    assert len(RULES) == len(REPORT_MD_CAUSES)
+    assert RULES[-1].cause == "handshake_stalled"  # the catch-all is last
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("tls12_ok.pcap", InputKind.CAPTURE), ("pcapng_dumpcap.pcapng", InputKind.CAPTURE),
+    ("nginx_upstream_no_sni.error.log", InputKind.NGINX_ERROR_LOG),
+    ("nginx_upstream_no_sni.access.log", InputKind.NGINX_ACCESS_LOG),
+    ("nginx_upstream_no_sni.nginx.conf", InputKind.NGINX_CONFIG),
+    ("MANIFEST.md", InputKind.UNRECOGNIZED),
+])
+def test_files_are_recognised_by_content(name: str, kind: str, tmp_path: Path) -> None:
+    # Copied under a meaningless name: the name must not matter.
+    target = tmp_path / "evidence.bin"
+    shutil.copy(CAPTURES / name, target)
+    files, problems = gather([str(tmp_path)])
+    assert not problems
+    assert [(f.kind) for f in files] == [kind]
+
+
+def test_sniff_key_logs_pem_and_garbage() -> None:
+    keylog = b"# comment\nCLIENT_RANDOM " + b"ab" * 32 + b" " + b"cd" * 48 + b"\n"
+    assert sniff(keylog)[0] == InputKind.KEYLOG
+    pem = (b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    assert sniff(pem)[0] == InputKind.CERTIFICATE
+    assert sniff(b"-----BEGIN PRIVATE KEY-----\nMII\n")[0] == InputKind.UNRECOGNIZED
+    assert sniff(b"")[0] == InputKind.UNRECOGNIZED
+    assert sniff(bytes(range(256)) * 4)[0] == InputKind.UNRECOGNIZED
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tlsdoctor", "diagnose", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_exit_status_zero_when_healthy_one_when_failing_two_on_usage_error() -> None:
+    assert _cli(str(CAPTURES / "tls13_ok.pcap")).returncode == 0
+    failing = _cli("--json", str(CAPTURES / "version_mismatch.pcap"))
+    assert failing.returncode == 1
+    report = json.loads(failing.stdout)
+    assert report["schema"] == "tlsdoctor.report/1"
+    assert [f["cause"] for f in report["findings"]] == ["protocol_version_mismatch"]
+    assert _cli().returncode == 2
+    assert _cli("--vantage", "nolabel", str(CAPTURES / "tls13_ok.pcap")).returncode == 2
+
+
+def test_unrecognised_and_missing_files_are_listed_never_fatal(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("just some words\n")
+    report = report_to_json(investigate([str(junk), str(tmp_path / "absent.pcap"), str(CAPTURES / "tls12_ok.pcap")]))
+    kinds = {i["path"]: i["kind"] for i in report["inputs"]}
+    assert kinds["notes.txt"] == "unrecognized"
+    assert kinds["tls12_ok.pcap"] == "capture"
+    assert any("absent.pcap" in a["text"] for a in report["anomalies"])
+    assert report["overview"]["handshakes_completed"] == 1
+
+
+def test_two_vantage_points_of_the_same_traffic_are_one_connection(tmp_path: Path) -> None:
+    # The same capture given as both ends: every connection must be matched to itself (by random).
+    a, b = tmp_path / "near.pcap", tmp_path / "far.pcap"
+    shutil.copy(CAPTURES / "mixed_small.pcap", a)
+    shutil.copy(CAPTURES / "mixed_small.pcap", b)
+    single = report_to_json(investigate([str(CAPTURES / "mixed_small.pcap")]))
+    double = report_to_json(investigate([], vantages={"client": str(a), "server": str(b)}))
+    assert double["overview"]["connections"] == single["overview"]["connections"]
+    assert double["overview"]["handshakes_failed"] == single["overview"]["handshakes_failed"]
+    for f in double["findings"]:
+        for c in f["connections"]:
+            assert c["capture"] == "near.pcap" and c["vantage"] == "client"
+            assert c["also_seen"] == [{"capture": "far.pcap", "tcp_stream": c["tcp_stream"], "vantage": "server"}]
+
+
+def test_every_failing_connection_in_exactly_one_finding() -> None:
+    report = report_to_json(investigate([str(CAPTURES / "mixed_small.pcap")]))
+    keys = [(c["capture"], c["tcp_stream"]) for f in report["findings"] for c in f["connections"]]
+    assert len(keys) == len(set(keys)) == report["overview"]["handshakes_failed"] == 6
+    assert report["overview"]["connections"] == 36
+
+
+def test_sni_missing_takes_the_fix_from_the_nginx_configuration() -> None:
+    stem = CAPTURES / "nginx_upstream_no_sni"
+    report = report_to_json(investigate([str(stem) + ".pcap", str(stem) + ".nginx.conf"]))
+    [finding] = report["findings"]
+    assert finding["cause"] == "sni_missing" and finding["confidence"] == "certain"
+    assert "proxy_ssl_server_name on;" in finding["fix"] and "proxy_ssl_name origin.test;" in finding["fix"]
+    conf_lines = [e for e in finding["evidence"] if e["source"].endswith("nginx.conf")]
+    assert conf_lines and "proxy_pass https://origin_pool/" in conf_lines[0]["text"]
+
+
+def test_group_names_ips_and_bare_words_are_not_host_names() -> None:
+    groups = frozenset({"backend_group"})
+    assert kind_of_name("backend_group", groups) == "group"
+    assert kind_of_name("198.51.100.7", groups) == "ip"
+    assert kind_of_name("backend", groups) == "bare"
+    assert kind_of_name("origin.example.com", groups) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(head=st.sampled_from([b"\xd4\xc3\xb2\xa1", b"\x0a\x0d\x0d\x0a", b"\x1f\x8b", b"2026/11/24 ", b""]),
+       body=st.binary(max_size=3000))
+def test_hostile_evidence_never_raises(head: bytes, body: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("hostile")
+    (folder / "x").write_bytes(head + body)
+    report = report_to_json(investigate([str(folder)]))
+    assert report["schema"] == "tlsdoctor.report/1"
+    assert len(report["inputs"]) == 1
+    assert os.path.basename(report["inputs"][0]["path"]) == "x"
