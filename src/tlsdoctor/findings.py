@@ -74,6 +74,8 @@ class Finding:
     fix: str
     notes: tuple[str, ...] = field(default=())
     """What would settle a ``likely`` (a second capture, a key log), conflicts between sources."""
+    patch: str = ""
+    """The fix as a unified diff of the configuration (``patch -p0`` from its directory), when there is one."""
 
 
 @dataclass(frozen=True, slots=True)

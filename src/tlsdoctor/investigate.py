@@ -126,6 +126,9 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
 def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> None:
     from tlsdoctor.evidence.nginx import analyze_config
     from tlsdoctor.evidence.nginx_checks import proper_name, sni_fix
+    from tlsdoctor.evidence.nginx_patch import unified_diff
+
+    sni_checks = ("upstream_sni_off", "upstream_sni_is_group_name", "upstream_host_sni_mismatch")
 
     if os.path.abspath(f.path) in skip:
         return
@@ -148,10 +151,14 @@ def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> 
                 addresses = (f"{target.host}:{target.port or 443}",)
             fix = sni_fix(analysis, loc, [target], enable=not loc.sni_enabled)
             choice = proper_name(loc, target)
+            own = [x for x in analysis.findings if x.location is loc and x.cause in sni_checks]
+            patch = unified_diff(own, analysis.texts, os.path.dirname(analysis.path)) if own else ""
+            where = f"server {' '.join(loc.server_names) or '_'}, location {loc.location}"
             ev.config.append(ConfigFact(
-                source=os.path.basename(ref.file) if ref.file else name, line=ref.line, text=ref.text,
-                upstream_addresses=addresses, sni_sent=target.sni, sni_kind=target.sni_kind.value,
-                real_host=choice.name, fix=fix.text, group=target.upstream.name if target.upstream else None))
+                source=os.path.basename(ref.file) if ref.file else name, line=ref.line,
+                text=f"{ref.text} ({where})", upstream_addresses=addresses, sni_sent=target.sni,
+                sni_kind=target.sni_kind.value, real_host=choice.name, fix=fix.text,
+                group=target.upstream.name if target.upstream else None, location=where, patch=patch))
     n = len([x for x in analysis.findings])
     if n:
         ev.notes.append(f"{name}: tlsdoctor nginx {name} reports {n} configuration problem(s) "

@@ -56,6 +56,8 @@ def finding_to_json(f: Finding) -> dict[str, Any]:
     }
     if f.notes:
         out["notes"] = list(f.notes)
+    if f.patch:
+        out["patch"] = f.patch
     return out
 
 

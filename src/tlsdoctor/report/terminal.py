@@ -65,6 +65,9 @@ def _finding(n: int, f: Finding) -> Panel:
                 line.append(f"\n      wireshark: {e.display_filter}", style="green")
             parts.append(line)
     parts += [Text(""), Text("Fix", style="bold"), Text(f"  {f.fix}", style="bold green")]
+    if f.patch:
+        parts += [Text("  as a patch (patch -p0, from the configuration's directory):", style="dim"),
+                  Text(f.patch.rstrip(), style="green")]
     for note in f.notes:
         parts.append(Text(f"  note: {note}", style="dim"))
     title = Text(f"{n}. ")

@@ -105,6 +105,8 @@ class ConfigFact:
     real_host: str | None  # the real host name to put in proxy_ssl_name (from Host, a map, the config)
     fix: str  # the specific change (directives) that makes nginx send the real name
     group: str | None  # the upstream group's name, when proxy_pass names one
+    location: str = ""  # "server gateway.test, location /"
+    patch: str = ""  # a unified diff (patch -p0 from the config's directory) that applies ``fix``
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +318,7 @@ def alert_label(code: int | None) -> str:
 
 
 def assemble(matches: Sequence[tuple[Conversation, Match]], *, title: str, explanation: str, fix: str,
-             extra_evidence: Sequence[Evidence] = (), notes: Sequence[str] = ()) -> Finding:
+             extra_evidence: Sequence[Evidence] = (), notes: Sequence[str] = (), patch: str = "") -> Finding:
     """The common part of every ``build``: the connections, the evidence of the first few, the notes."""
     first = matches[0][1]
     refs = tuple(connection_ref(c, m) for c, m in matches[:MAX_FINDING_CONNECTIONS])
@@ -342,7 +344,7 @@ def assemble(matches: Sequence[tuple[Conversation, Match]], *, title: str, expla
         all_notes.append(f"{len(matches) - MAX_FINDING_CONNECTIONS} more connections of this finding are "
                          f"not listed (cap {MAX_FINDING_CONNECTIONS})")
     return Finding(first.cause, title, first.confidence, explanation, refs, tuple(evidence), fix,
-                   tuple(all_notes))
+                   tuple(all_notes), patch)
 
 
 def log_evidence(lines: Sequence[LogLine], limit: int = 3) -> list[Evidence]:
