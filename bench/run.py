@@ -85,7 +85,7 @@ def measure(cmd: list[str]) -> Measurement:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
             wall = time.perf_counter() - start
             fields = report.read().split()[-3:]
-        if proc.returncode:
+        if proc.returncode and not (proc.returncode == 1 and "diagnose" in cmd):  # 1: failures were found
             raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}: {proc.stderr[-2000:]!r}")
         return Measurement(wall, float(fields[0]) + float(fields[1]), int(fields[2]) * 1024, load)
     start = time.perf_counter()
@@ -116,6 +116,29 @@ def tlsdoctor_cmd() -> list[str]:
 
 def tshark_cmd(path: Path) -> list[str]:
     return ["tshark", "-r", str(path), "-Y", TSHARK_FILTER, *TSHARK_FIELDS]
+
+
+# What the generator built (bench/make_capture.py outcome labels) -> the cause diagnose must name.
+GENERATED_CAUSE = {
+    "alert 112": "sni_not_hostname", "alert 40": "no_shared_cipher", "alert 70": "protocol_version_mismatch",
+    "alert 48": "certificate_untrusted", "encrypted alert 48": "certificate_untrusted",
+    "refused": "tcp_connect_refused", "syn_unanswered": "tcp_connect_timeout",
+    "RST after ClientHello": "rst_after_clienthello", "ClientHello unanswered": "clienthello_unanswered",
+}
+
+
+def diagnose_check(path: Path, summary: dict[str, Any]) -> tuple[bool, str]:
+    """diagnose's failures per cause against the generator's own count of each failure it built."""
+    want: Counter[str] = Counter()
+    for label, n in summary["outcomes"].items():
+        if label in GENERATED_CAUSE:
+            want[GENERATED_CAUSE[label]] += n
+    out = subprocess.run([*tlsdoctor_cmd(), "diagnose", str(path), "--json", "--no-progress"], capture_output=True,
+                         text=True, check=False).stdout
+    got = Counter(json.loads(out)["overview"]["by_cause"])
+    ok = got == want
+    return ok, (f"diagnose by cause {'equals' if ok else 'DIFFERS FROM'} what the generator built: "
+                + ", ".join(f"{c} {got.get(c, 0)}/{n}" for c, n in sorted(want.items())))
 
 
 def cross_check(path: Path) -> tuple[bool, list[str]]:
@@ -221,6 +244,7 @@ def main() -> None:
         path, summary = ensure_capture(size, args.profile, args.seed)
         made.append(path)
         runs = {"`tlsdoctor connections F --json`": [*tlsdoctor_cmd(), "connections", str(path), "--json"]}
+        runs["`tlsdoctor diagnose F --json`"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json", "--no-progress"]
         if not args.no_table:
             runs["`tlsdoctor connections F` (table)"] = [*tlsdoctor_cmd(), "connections", str(path)]
         runs["tshark, the issue's command"] = tshark_cmd(path)
@@ -240,6 +264,8 @@ def main() -> None:
         check_path, check_summary = ensure_capture(args.check_size, args.profile, args.seed)
         made.append(check_path)
         ok, check_lines = cross_check(check_path)
+        ok_d, line_d = diagnose_check(check_path, check_summary)
+        ok, check_lines = ok and ok_d, [*check_lines, line_d]
         check_lines.insert(0, f"on {check_path.name} ({int(check_summary['bytes']) / 1e6:.0f} MB, "
                            f"{int(check_summary['packets']):,} packets): {'all equal' if ok else 'MISMATCH'}")
         print("\n".join(check_lines), flush=True)
@@ -251,8 +277,18 @@ def main() -> None:
                      f"{int(summary['connections']):,} | {name} | {m.wall:.1f} | {m.cpu:.1f} | "
                      f"{nbytes / m.wall / 1e6:.1f} | {npackets / m.wall / 1e3:,.0f} k | "
                      f"{m.peak_rss / 2**20:,.0f} MiB | {ratio:.2f}x |")
+    costs = []
+    for size in sizes:
+        by_name = {name: m for s_, _sum, name, m, _r in rows if s_ == size}
+        d, c = by_name.get("`tlsdoctor diagnose F --json`"), by_name.get("`tlsdoctor connections F --json`")
+        if d is not None and c is not None:
+            costs.append(f"{size}: diagnose {d.wall:.1f} s = {d.wall / c.wall:.2f}x connections --json "
+                         f"({d.cpu / c.cpu:.2f}x CPU), peak RSS {d.peak_rss / 2**20:,.0f} MiB")
+    text_costs = ("diagnose against connections (issue 4: at most 1.3x): " + "; ".join(costs) + ".\n\n"
+                  if costs else "")
     text = (f"Run of {started} on {platform.node()}: {about}. One run per command; 1-minute load average "
             f"before each: {', '.join(f'{m.load:.1f}' for *_x, m, _r in rows)}.\n\n" + "\n".join(table) + "\n\n"
+            + text_costs
             + ("Cross-check " + check_lines[0] + "\n\n" + "\n".join(f"- {x}" for x in check_lines[1:]) + "\n"
                if check_lines else ""))
     print("\n" + text)

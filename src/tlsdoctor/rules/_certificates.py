@@ -194,7 +194,7 @@ def match_cause(cause: str, conv: Conversation, ctx: Context) -> Match | None:
     j = judge(conv, ctx)
     if j is None or j.cause != cause:
         return None
-    return Match(cause, j.confidence, outcome(conv.record), j.evidence, key=str(conv.record.server),
+    return Match(cause, j.confidence, outcome(conv.record), j.evidence, key=_issuer_key(conv),
                  notes=(j.detail[:1].upper() + j.detail[1:] + ".",))
 
 
@@ -208,3 +208,9 @@ def build_finding(matches: Sequence[tuple[Conversation, Match]], title: str, wha
         explanation=(f"{len(matches)} handshake(s) with {listing(servers)} ended because the server's certificate "
                      f"was {what}. The client (or nginx, as a client of its upstream) refused it."),
         fix=fix.format(servers=listing(servers), names=listing(names), not_after=not_after))
+
+
+def _issuer_key(conv: Conversation) -> str:
+    """Connections whose certificates share an issuer share a root cause (one CA to renew or trust)."""
+    certs = conv.record.tls.server_certificates
+    return certs[0].issuer or "" if certs else ""

@@ -36,7 +36,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     if a.encrypted:
         notes = ("The alert is encrypted: an SSLKEYLOGFILE for these connections would show its code.",)
     return Match(CAUSE, Confidence.POSSIBLE, outcome(rec), tuple(evidence),
-                 key=f"{a.sender}:{a.code}:{rec.server}", notes=notes)
+                 key=f"{a.sender}:{a.code}", notes=notes)
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

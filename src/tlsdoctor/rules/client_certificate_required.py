@@ -63,7 +63,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
         return None
     evidence.append(alert_evidence(v, a))
     evidence.extend(log_evidence(ctx.log_lines_for(str(rec.server), (CAUSE,)), 2))
-    return Match(CAUSE, confidence, outcome(rec), tuple(evidence), key=str(rec.server), notes=tuple(notes))
+    return Match(CAUSE, confidence, outcome(rec), tuple(evidence), notes=tuple(notes))
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

@@ -37,7 +37,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                                                 f"the {sent} bytes arrived",
                                  display_filter=f"tcp.stream == {other.record.tcp_stream}"))
     return Match(CAUSE, confidence, f"ClientHello cut after {acked} of {sent} bytes", tuple(evidence),
-                 key=str(rec.server), notes=(
+                 notes=(
                      "Compare with a small ClientHello (openssl s_client -groups X25519 -no_tls1_3) to the same "
                      "server: if it passes, the path loses the later segments of large ClientHellos.",))
 

@@ -56,8 +56,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     evidence.extend(log_evidence(ctx.log_lines_for(str(rec.server), (CAUSE,)), 2))
     outcome_text = f"no answer; {how} from {closer} after {waited}" if closer != "nobody" else \
         f"no answer for {waited} ({how})"
-    return Match(CAUSE, Confidence.CERTAIN if acked else Confidence.LIKELY, outcome_text, tuple(evidence),
-                 key=str(rec.server))
+    return Match(CAUSE, Confidence.CERTAIN if acked else Confidence.LIKELY, outcome_text, tuple(evidence),)
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

@@ -40,7 +40,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
             confidence = Confidence.CERTAIN if got_nothing or (len(d.src_macs) > 1 and len(conv.views) > 1) \
                 else Confidence.LIKELY
             return Match(CAUSE, confidence, f"one flow over several paths ({' and '.join(paths)})",
-                         tuple(evidence), key=str(rec.server))
+                         tuple(evidence))
     return None
 
 

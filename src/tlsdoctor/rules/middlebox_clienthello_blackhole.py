@@ -70,10 +70,10 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                                      "connected, no byte of the ClientHello arrived",
                                      display_filter=f"tcp.stream == {srec.tcp_stream}"))
             return Match(CAUSE, Confidence.CERTAIN, "ClientHello ACKed by the path, never delivered",
-                         tuple(evidence), key=str(conv.record.server))
+                         tuple(evidence))
         if why is not None:
             return Match(CAUSE, Confidence.LIKELY, "ClientHello ACKed by something else than the server, no answer",
-                         tuple(evidence), key=str(conv.record.server),
+                         tuple(evidence),
                          notes=("A capture at the server would settle it: there the ClientHello never arrives.",))
         return None
     if len(conv.views) == 1 and _server_got_nothing(conv.primary):
@@ -88,7 +88,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                              display_filter=f"tcp.stream == {rec.tcp_stream}")]
         return Match(CAUSE, Confidence.POSSIBLE, f"no ClientHello arrived; server closed after "
                                                  f"{seconds(fin.ts_ns - start)}", tuple(evidence),
-                     key=str(rec.server), notes=(
+                     notes=(
                          "Seen from the server only: the ClientHello never arrived. A capture at the client would "
                          "show whether it was sent and who ACKed it (TTL/IP-ID unlike the server's: a middlebox).",))
     return None

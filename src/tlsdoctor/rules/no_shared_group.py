@@ -39,7 +39,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     evidence = [e for e in (client_hello_evidence(v),) if e is not None]
     evidence.append(alert_evidence(v, rec.alert))
     evidence.extend(log_evidence(lines, 2))
-    return Match(CAUSE, confidence, outcome(rec), tuple(evidence), key=str(rec.server),
+    return Match(CAUSE, confidence, outcome(rec), tuple(evidence),
                  notes=(reason[:1].upper() + reason[1:] + ".",))
 
 

@@ -37,7 +37,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
         for ln in ctx.log_lines_for(str(rec.server), (CAUSE,)):
             evidence.append(Evidence(ln.source, ln.text, line=ln.line))
         return Match(CAUSE, Confidence.CERTAIN, f"{guess.replace('_', ' ')} from {sender} (not TLS)",
-                     tuple(evidence), key=f"{sender}:{rec.server}")
+                     tuple(evidence), key=sender)
     return None
 
 

@@ -37,7 +37,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     evidence.append(alert_evidence(v, a))
     evidence.extend(log_evidence(ctx.log_lines_for(str(rec.server), (CAUSE,)), 2))
     return Match(CAUSE, Confidence.CERTAIN, outcome(rec), tuple(evidence),
-                 key=f"{rec.server}|{','.join(rec.versions_offered)}")
+                 key=",".join(rec.versions_offered))
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

@@ -47,7 +47,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                  "server would show whether the server sent it.",)
     confidence = Confidence.CERTAIN if len(conv.views) > 1 else Confidence.LIKELY
     return Match(CAUSE, confidence, f"RST from server {delay} after the ClientHello", tuple(evidence),
-                 key=str(rec.server), notes=notes)
+                 notes=notes)
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

@@ -37,7 +37,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     evidence = [e for e in (client_hello_evidence(v),) if e is not None]
     evidence.append(alert_evidence(v, a))
     evidence.extend(log_evidence(ctx.log_lines_for(str(rec.server)), 2))
-    return Match(CAUSE, Confidence.CERTAIN, outcome(rec), tuple(evidence), key=str(rec.server),
+    return Match(CAUSE, Confidence.CERTAIN, outcome(rec), tuple(evidence),
                  notes=("Give tlsdoctor the server's certificate (a PEM file, or run tlsdoctor probe HOST) to check "
                         "whether it is expired or mismatched: seed 001's alert 80 was an expired certificate.",))
 

@@ -27,6 +27,7 @@ from tlsdoctor.rules.base import (
 )
 
 CAUSE = "sni_not_hostname"
+UNRECOGNIZED_NAME = 112
 
 
 def kind_of_name(name: str, groups: frozenset[str]) -> str | None:
@@ -46,19 +47,22 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     if rec.sni is None or rec.tls.client_hello is None:
         return None
     kind = kind_of_name(rec.sni, ctx.upstream_group_names)
+    how = refusal_after_hello(rec)
+    if kind is None and how == "alert" and rec.alert is not None and rec.alert.code == UNRECOGNIZED_NAME:
+        kind = "unknown"  # a well-formed name, but the server says it is not one of its names (RFC 6066 s3)
     if kind is None:
         return None
-    how = refusal_after_hello(rec)
     if how is None and not (rec.alert is not None and rec.alert.code in (42, 112) and rec.alert.sender == "client"):
         return None
     server = str(rec.server)
     what = {"group": "the name of an nginx upstream group", "ip": "an IP literal (RFC 6066 forbids it)",
-            "bare": "a bare word, not a host name"}[kind]
+            "bare": "a bare word, not a host name",
+            "unknown": "a name this server does not serve (it answered 112 unrecognized_name)"}[kind]
     evidence = [e for e in (client_hello_evidence(v, f"ClientHello with server_name {rec.sni!r}: {what}"),
                             refusal_evidence(v, how or "alert")) if e is not None]
     cfg = ctx.config_for(server)
-    confidence = Confidence.CERTAIN if kind == "group" or (cfg is not None and cfg.sni_kind == "group_name") \
-        else Confidence.LIKELY
+    confidence = Confidence.CERTAIN if kind in ("group", "unknown") or \
+        (cfg is not None and cfg.sni_kind == "group_name") else Confidence.LIKELY
     if cfg is not None:
         evidence.append(Evidence(cfg.source, cfg.text, line=cfg.line))
     evidence.extend(log_evidence(ctx.log_lines_for(server), 2))
@@ -74,8 +78,10 @@ def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Findin
     for s in servers:
         cfg = cfg or ctx.config_for(s)
     fix = cfg.fix if cfg is not None else (
-        "Send the upstream's real host name as SNI: nginx: proxy_ssl_name <real host>; (a map when a group "
-        "has several hosts); other clients: the host name, not an address or alias, in the URL.")
+        "Send a host name this server serves as SNI: nginx: proxy_ssl_name <real host>; (a map when a group "
+        "has several hosts); other clients: the host name, not an address or alias, in the URL. If the name is "
+        "right, the server lacks a virtual host for it (nginx: a server block with that server_name and its "
+        "certificate), or DNS sends the name to the wrong server.")
     return assemble(
         matches, title=f"SNI {listing(names)!s} is not a host name of {listing(servers)}",
         explanation=(f"The ClientHello(s) to {listing(servers)} named {listing(names)} in server_name, which is "

@@ -24,7 +24,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
         return None
     return Match(CAUSE, Confidence.CERTAIN, "RST to the SYN (connection refused)",
                  (rst_evidence(v, rst, f"RST to the SYN from {rec.server} (TTL {rst.ttl}): nothing listens there, "
-                               "or a firewall refuses"),), key=str(rec.server))
+                               "or a firewall refuses"),))
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

@@ -28,7 +28,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
         notes = ("A capture on the server would show whether the SYN arrived (then the server or its host "
                  "firewall drops it) or not (the path drops it).",)
     return Match(CAUSE, Confidence.CERTAIN, f"no answer to {len(syns)} SYN(s) over {span}", (ev,),
-                 key=str(rec.server), notes=notes)
+                 notes=notes)
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:

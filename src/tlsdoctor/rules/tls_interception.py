@@ -58,7 +58,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     confidence = Confidence.LIKELY if conv.weak_match and not certs_differ else Confidence.CERTAIN
     notes = ("The two views were paired by SNI and timing (a terminating box makes a new connection).",) \
         if conv.weak_match else ()
-    return Match(CAUSE, confidence, outcome(conv.record), tuple(evidence), key=str(conv.record.server), notes=notes)
+    return Match(CAUSE, confidence, outcome(conv.record), tuple(evidence), notes=notes)
 
 
 def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:
