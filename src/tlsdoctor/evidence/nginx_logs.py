@@ -930,13 +930,11 @@ def read_access_log(path: str | Path, formats: Sequence[AccessLogFormat] = (COMB
 HEAD_LINES: Final = 20
 
 
-def _head(head: Sequence[str | bytes]) -> list[str] | None:
+def _head(head: Sequence[str | bytes]) -> list[str]:
+    # No veto on binary bytes: nginx logs a ClientHello sent to a plain port raw, NULs included.
     lines = []
     for raw in head:
-        text = _decode(raw[:MAX_LINE_BYTES])
-        if "\x00" in text:
-            return None  # binary: a capture, a DER file
-        text = text.rstrip("\r\n")
+        text = _decode(raw[:MAX_LINE_BYTES]).rstrip("\r\n")
         if text.strip():
             lines.append(text)
         if len(lines) >= HEAD_LINES:
