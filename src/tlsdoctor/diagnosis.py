@@ -49,6 +49,13 @@ class Diagnosis:
         self.completed_by_server: dict[str, list[int]] = {}
         self.anomalies: list[Anomaly] = []
 
+    def servers_seen(self) -> set[str]:
+        """ip:port of every server a kept record talks to, plus the servers of completed handshakes."""
+        out = set(self.completed_by_server)
+        for c in self.captures:
+            out.update(str(r.server) for r in c.kept)
+        return out
+
     def add(self, capture: str, vantage: str | None, records: Iterable[ConnectionRecord]) -> None:
         cap = _Capture(capture, vantage)
         self.captures.append(cap)

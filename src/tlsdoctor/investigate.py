@@ -18,9 +18,11 @@ from tlsdoctor.capture import CaptureError, open_capture
 from tlsdoctor.diagnosis import Diagnosis
 from tlsdoctor.engine import CaptureAnalyzer
 from tlsdoctor.evidence.intake import InputKind, Sniffed, display_names, gather
+from tlsdoctor.evidence.nginx_logs import AccessLogFormat
 from tlsdoctor.findings import Anomaly
+from tlsdoctor.logfindings import log_only_findings
 from tlsdoctor.report.model import Input, Report
-from tlsdoctor.rules.base import ConfigFact, Context
+from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
 
 Progress = Callable[[str, int, int], None]
@@ -39,6 +41,8 @@ class _Evidence:
     anomalies: list[Anomaly] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     inputs: list[Input] = field(default_factory=list)
+    error_lines: list[LogLine] = field(default_factory=list)
+    access_lines: list[LogLine] = field(default_factory=list)
 
 
 def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = None, ca_bundle: str | None = None,
@@ -58,11 +62,20 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
         _read_nginx_config(f, names[f.path], ev, skip={os.path.abspath(i.path) for i in ev.inputs})
     for f in by_kind.get(InputKind.CERTIFICATE, []):
         _read_certificates(f, names[f.path], ev)
-    for kind in (InputKind.NGINX_ERROR_LOG, InputKind.NGINX_ACCESS_LOG, InputKind.KEYLOG):
-        for f in by_kind.get(kind, []):
-            ev.inputs.append(Input(names[f.path], kind, detail=f.detail))
+    formats = _access_formats(ev)
     for f in by_kind.get(InputKind.UNRECOGNIZED, []):
-        ev.inputs.append(Input(names[f.path], InputKind.UNRECOGNIZED, detail=f.detail))
+        # An access log in a custom log_format is recognised once the configuration has told us its format.
+        if ev.log_formats and _looks_like_custom_access_log(f.path, formats):
+            by_kind.setdefault(InputKind.NGINX_ACCESS_LOG, []).append(
+                Sniffed(f.path, InputKind.NGINX_ACCESS_LOG, "nginx access log (a log_format of the configuration)"))
+        else:
+            ev.inputs.append(Input(names[f.path], InputKind.UNRECOGNIZED, detail=f.detail))
+    for f in by_kind.get(InputKind.NGINX_ERROR_LOG, []):
+        _read_error_log(f, names[f.path], ev)
+    for f in by_kind.get(InputKind.NGINX_ACCESS_LOG, []):
+        _read_access_log(f, names[f.path], ev, formats)
+    for f in by_kind.get(InputKind.KEYLOG, []):
+        ev.inputs.append(Input(names[f.path], InputKind.KEYLOG, detail=f.detail))
 
     captures = by_kind.get(InputKind.CAPTURE, [])
     labelled = any(os.path.abspath(f.path) in vantage_of for f in captures)
@@ -78,10 +91,13 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
         ev.notes.append("No capture among the evidence: findings come from the logs and configuration alone.")
 
     ctx = Context(vantages=tuple(sorted(set(vantage_of.values()))), config=tuple(ev.config),
+                  error_log=tuple(ev.error_lines), access_log=tuple(ev.access_lines),
                   upstream_group_names=frozenset(ev.group_names), ca_bundle=ca_bundle,
                   certificates=tuple(ev.certificates), certificate_sources=dict(ev.certificate_sources))
+    captured = diagnosis.servers_seen()
     report = diagnosis.conclude(_ordered_inputs(ev.inputs, [names[f.path] for f in files]), ctx,
-                                notes=ev.notes, anomalies=ev.anomalies)
+                                notes=ev.notes, anomalies=ev.anomalies,
+                                log_findings=log_only_findings(ev.error_lines, ctx, captured))
     from dataclasses import replace
 
     return replace(report, elapsed_s=time.monotonic() - started)
@@ -183,3 +199,80 @@ def _read_certificates(f: Sniffed, name: str, ev: _Evidence) -> None:
     leaf = chain[0] if chain else None
     what = f"{len(chain)} certificate(s)" + (f", first {leaf.subject}" if leaf is not None else "")
     ev.inputs.append(Input(name, InputKind.CERTIFICATE, detail=what))
+
+
+def _access_formats(ev: _Evidence) -> list[AccessLogFormat]:
+    from tlsdoctor.evidence.nginx_logs import COMBINED, compile_log_format
+
+    out = [compile_log_format(fmt, name, escape) for name, fmt, escape in ev.log_formats]
+    return [*out, COMBINED]
+
+
+def _looks_like_custom_access_log(path: str, formats: Sequence[AccessLogFormat]) -> bool:
+    from tlsdoctor.evidence.nginx_logs import looks_like_access_log
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64 * 1024).splitlines()[:20]
+    except OSError:
+        return False
+    return looks_like_access_log(head, formats)
+
+
+def _read_error_log(f: Sniffed, name: str, ev: _Evidence) -> None:
+    from tlsdoctor.evidence.nginx_logs import classify, read_error_log
+
+    try:
+        log = read_error_log(f.path, name)
+    except OSError as exc:
+        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, detail=f"unreadable: {exc.strerror or exc}"))
+        return
+    flavors: set[str] = set()
+    unknown = 0
+    for entry in log.entries:
+        c = classify(entry)
+        if entry.openssl is not None:
+            flavors.add(entry.openssl.flavor)
+        if c is None:
+            if entry.level in ("error", "crit", "alert", "emerg"):
+                unknown += 1
+            continue
+        client = entry.client
+        ev.error_lines.append(LogLine(name, entry.line, entry.text, c.causes, upstream_address=entry.upstream_address,
+                                      client_address=client, time=entry.time))
+    for a in log.anomalies:
+        ev.anomalies.append(Anomaly(a.kind, name, a.text, line=a.line))
+    ev.inputs.append(Input(name, InputKind.NGINX_ERROR_LOG, detail=f"{log.lines} lines, {len(log.entries)} kept, "
+                                                                   f"{len(ev.error_lines)} tied to TLS causes"))
+    old = sorted(fl for fl in flavors if not fl.startswith("3"))
+    if old:
+        ev.notes.append(f"{name}: written by an nginx built with OpenSSL {', '.join(old)} (error codes such as "
+                        "14094410); its messages are read with that version's meaning.")
+    if unknown:
+        ev.notes.append(f"{name}: {unknown} error line(s) whose message tlsdoctor does not know (another nginx "
+                        "version or module?); they are not used. tlsdoctor explain \"<the message>\" may help.")
+
+
+def _read_access_log(f: Sniffed, name: str, ev: _Evidence, formats: Sequence[AccessLogFormat]) -> None:
+    from tlsdoctor.evidence.nginx_logs import read_access_log
+
+    try:
+        log = read_access_log(f.path, formats, name)
+    except OSError as exc:
+        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, detail=f"unreadable: {exc.strerror or exc}"))
+        return
+    failed = 0
+    for entry in log.entries:
+        bad: list[tuple[str | None, int | None]] = [
+            (a, st) for a, st in zip(entry.upstream_addrs, entry.upstream_statuses, strict=False)
+            if st is not None and st >= 500]
+        if not bad and not (entry.status is not None and entry.status >= 500):
+            continue
+        failed += 1
+        for address, _status in bad or [(None, entry.status)]:
+            ev.access_lines.append(LogLine(name, entry.line, entry.text, (), upstream_address=address,
+                                           client_address=entry.remote_addr, time=entry.time))
+    for a in log.anomalies:
+        ev.anomalies.append(Anomaly(a.kind, name, a.text, line=a.line))
+    ev.inputs.append(Input(name, InputKind.NGINX_ACCESS_LOG, detail=f"{log.lines} lines, {len(log.entries)} "
+                                                                    f"parsed, {failed} answered 5xx"))

@@ -1,0 +1,107 @@
+"""Findings from nginx's error log alone, for failures no capture shows.
+
+When a capture shows the connection, the rules use the log line as evidence on that connection's
+finding. When none does (no capture was given, or it covers other upstreams or another time), a log
+line whose message names a cause is still enough for a finding (issue 4: "a log alone, without a
+capture, still yields a finding where it is enough"). Lines are grouped by (cause, upstream, side);
+the finding has no connections (there are none to cite), its evidence is the first lines with their
+file:line, and its confidence is ``certain`` when the message names the cause itself (an X.509 verify
+code, "no shared cipher"), ``likely`` when it names an alert whose usual cause is the first candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tlsdoctor.findings import Confidence, Evidence, Finding
+from tlsdoctor.rules.base import Context, LogLine
+
+MAX_LINES_CITED = 3
+
+# The fix for a cause seen only in a log: shorter than a rule's (no capture: no addresses, no frames).
+FIX = {
+    "sni_missing": "proxy_ssl_server_name on; proxy_ssl_name <the upstream's real host name>;",
+    "sni_not_hostname": "proxy_ssl_name <the upstream's real host name>; (not the upstream group's name)",
+    "certificate_expired": "Renew the upstream's certificate (openssl s_client -connect HOST:443 -servername NAME "
+                           "| openssl x509 -noout -dates shows its notAfter).",
+    "certificate_not_yet_valid": "Check the clocks of nginx's host and of the upstream; reissue the certificate "
+                                 "if its notBefore is in the future.",
+    "certificate_name_mismatch": "Make proxy_ssl_name the name on the upstream's certificate, or serve a "
+                                 "certificate covering the name sent.",
+    "certificate_untrusted": "Point proxy_ssl_trusted_certificate at the CA that issued the upstream's "
+                             "certificate, or serve one from a trusted CA.",
+    "certificate_chain_incomplete": "Make the upstream send its intermediate certificates (fullchain.pem).",
+    "protocol_version_mismatch": "Allow a version both sides support: proxy_ssl_protocols TLSv1.2 TLSv1.3;",
+    "no_shared_cipher": "Allow a cipher both sides support (proxy_ssl_ciphers / ssl_ciphers).",
+    "no_shared_group": "Allow a key-exchange group both sides support (ssl_ecdh_curve X25519:prime256v1).",
+    "client_certificate_required": "Give nginx a client certificate: proxy_ssl_certificate and "
+                                   "proxy_ssl_certificate_key.",
+    "server_internal_error": "Look at the upstream's own TLS error log; check its certificate and key.",
+    "not_tls": "The upstream does not speak TLS on that port: use http:// in proxy_pass, or the TLS port.",
+    "tcp_connect_refused": "Nothing listens at the upstream's address: fix the address or start the service.",
+    "tcp_connect_timeout": "The upstream does not answer the SYN: check routes and firewalls to it.",
+    "clienthello_unanswered": "The upstream accepted TCP and never answered TLS: check what listens there.",
+    "rst_after_clienthello": "The upstream (or the path) resets the handshake: probe it with tlsdoctor probe.",
+    "rst_injection": "Capture at both ends (tlsdoctor diagnose --vantage client=... --vantage server=...) to "
+                     "tell a forged reset from the peer's own.",
+}
+
+
+# The same causes seen from nginx as the TLS server (its clients failed): the fix is on the server block.
+CLIENT_FIX = {
+    "client_certificate_required": "Clients must present a certificate that ssl_client_certificate's CA "
+                                   "issued (ssl_verify_client on), or make it optional (ssl_verify_client "
+                                   "optional).",
+    "not_tls": "Clients speak plain HTTP to an HTTPS port: make them use https://, or serve plain HTTP on "
+               "another listen.",
+    "protocol_version_mismatch": "Clients offer versions ssl_protocols does not allow: add TLSv1.2 (and TLSv1.3) "
+                                 "to ssl_protocols, or upgrade the clients.",
+    "no_shared_cipher": "Clients offer no cipher of ssl_ciphers: widen ssl_ciphers to a modern default "
+                        "(Mozilla's intermediate profile) or upgrade the clients.",
+    "no_shared_group": "Clients offer no group of ssl_ecdh_curve: use ssl_ecdh_curve X25519:prime256v1.",
+    "handshake_stalled": "Clients start the handshake and stop: check the network between them and nginx, and "
+                         "ssl_handshake_timeout / client_header_timeout.",
+    "sni_missing": "Clients send no SNI and the server requires one (ssl_reject_handshake on in the default "
+                   "server): make them send the host name.",
+}
+UNDECIDED = frozenset({"handshake_stalled", "alert_unexplained"})
+
+
+def _key(line: LogLine) -> tuple[str, str]:
+    return (line.causes[0], line.upstream_address or "")
+
+
+def log_only_findings(lines: Sequence[LogLine], ctx: Context, captured_servers: set[str]) -> list[Finding]:
+    groups: dict[tuple[str, str], list[LogLine]] = {}
+    for ln in lines:
+        if not ln.causes:
+            continue
+        if ln.upstream_address is not None and ln.upstream_address in captured_servers:
+            continue  # the capture's own finding cites it
+        if ln.upstream_address is None and captured_servers:
+            continue  # a client-side line: the capture's connections carry it (rst_injection reads them)
+        groups.setdefault(_key(ln), []).append(ln)
+    out: list[Finding] = []
+    for (cause, upstream), group in groups.items():
+        first = group[0]
+        where = f"upstream {upstream}" if upstream else "clients of nginx"
+        decisive = len(first.causes) == 1 and cause not in UNDECIDED
+        cfg = ctx.config_for(upstream) if upstream else None
+        table = FIX if upstream else {**FIX, **CLIENT_FIX}
+        fix = cfg.fix if cfg is not None and cause in ("sni_missing", "sni_not_hostname") else table.get(
+            cause, "See tlsdoctor explain with the log message for what it means and what to check.")
+        others = f" (other candidates: {', '.join(first.causes[1:3])})" if len(first.causes) > 1 else ""
+        evidence = [Evidence(ln.source, ln.text, line=ln.line) for ln in group[:MAX_LINES_CITED]]
+        if cfg is not None:
+            evidence.append(Evidence(cfg.source, cfg.text, line=cfg.line))
+        leg = "upstream leg" if upstream else "client side"
+        notes = [f"{len(group)} log line(s) of this kind; no capture shows these connections: a capture of the "
+                 f"{leg} would confirm it with the packets."]
+        out.append(Finding(
+            cause, f"{cause.replace('_', ' ')} ({where}), from the error log", Confidence.CERTAIN if decisive else
+            Confidence.LIKELY,
+            f"nginx's error log reports {len(group)} failure(s) with {where} whose message points to {cause}{others}.",
+            (), tuple(evidence), fix, tuple(notes),
+            cfg.patch if cfg is not None and cause in ("sni_missing", "sni_not_hostname") else ""))
+    out.sort(key=lambda f: (f.confidence.rank, f.cause))
+    return out
