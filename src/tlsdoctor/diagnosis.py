@@ -49,6 +49,27 @@ class Diagnosis:
         self.completed_by_server: dict[str, list[int]] = {}
         self.anomalies: list[Anomaly] = []
 
+    def _infer_vantages(self) -> str | None:
+        """With exactly two unlabelled captures, tell which was taken nearer the client by the TTLs of the
+        connections both show (each hop lowers the TTL by one), and label them ``client`` and ``server``."""
+        if len(self.captures) != 2 or any(c.vantage is not None for c in self.captures):
+            return None
+        a, b = self.captures
+        conversations = correlate([CaptureRecords(a.name, None, a.kept), CaptureRecords(b.name, None, b.kept)],
+                                  pair_intercepted=False)
+        votes = 0
+        for conv in conversations:
+            if len(conv.views) == 2:
+                first, second = conv.views
+                v = _client_side_votes(first.record, second.record)
+                votes += v if first.capture == a.name else -v
+        if votes == 0:
+            return None
+        near, far = (a, b) if votes > 0 else (b, a)
+        near.vantage, far.vantage = "client", "server"
+        return (f"{near.name} was taken nearer the client and {far.name} nearer the server (by the TTLs of the "
+                "connections both show); say otherwise with --vantage.")
+
     def servers_seen(self) -> set[str]:
         """ip:port of every server a kept record talks to, plus the servers of completed handshakes."""
         out = set(self.completed_by_server)
@@ -86,14 +107,18 @@ class Diagnosis:
         ctx = _with_controls(ctx, self.completed_by_server)
         all_anomalies = list(anomalies) + self.anomalies
         if self.correlate_all and len(self.captures) > 1:
+            user_labelled = all(c.vantage is not None for c in self.captures)
+            inferred = self._infer_vantages()
+            all_notes_pre = [inferred] if inferred else []
             conversations = correlate([CaptureRecords(c.name, c.vantage, sorted(c.kept, key=lambda r: r.tcp_stream))
                                        for c in self.captures],
-                                      pair_intercepted=all(c.vantage is not None for c in self.captures))
+                                      pair_intercepted=user_labelled)
             overview_counts = _count(conversations, self.captures)
         else:
             conversations = [Conversation((View(c.name, c.vantage, r),))
                              for c in self.captures for r in sorted(c.kept, key=lambda r: r.tcp_stream)]
             overview_counts = None
+            all_notes_pre = []
         matched: list[tuple[Conversation, Match]] = []
         observations: list[Finding] = []
         for conv in conversations:
@@ -117,7 +142,7 @@ class Diagnosis:
         else:
             total, tls, completed, not_judged = overview_counts
             overview = Overview(total, tls, completed, len(matched), by_cause, not_judged)
-        all_notes = list(notes)
+        all_notes = list(notes) + all_notes_pre
         for c in self.captures:
             if c.connections == 0:
                 all_notes.append(f"{c.name}: no TCP connection in this capture.")
@@ -127,6 +152,17 @@ class Diagnosis:
         all_notes.extend(_conflicts(matched, ctx))
         return Report(tuple(inputs), overview, tuple(list(found) + list(log_findings)), tuple(all_anomalies),
                       tuple(all_notes), tuple(observations))
+
+
+def _client_side_votes(a: ConnectionRecord, b: ConnectionRecord) -> int:
+    """+1 when ``a`` was captured nearer the client than ``b`` (the client's packets have lost fewer hops
+    of TTL there, the server's more), -1 for the opposite, 0 when the TTLs do not say."""
+    vote = 0
+    if a.client_dir.ttls and b.client_dir.ttls:
+        vote += (a.client_dir.ttls[0] > b.client_dir.ttls[0]) - (a.client_dir.ttls[0] < b.client_dir.ttls[0])
+    if a.server_dir.ttls and b.server_dir.ttls:
+        vote += (a.server_dir.ttls[0] < b.server_dir.ttls[0]) - (a.server_dir.ttls[0] > b.server_dir.ttls[0])
+    return vote
 
 
 def _count(conversations: Sequence[Conversation], captures: Sequence[_Capture]) -> tuple[int, int, int, int]:
