@@ -10,10 +10,11 @@ is passed to the next rule and the error is reported as an anomaly, never as a d
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC
 from types import ModuleType
 
-from tlsdoctor.findings import Anomaly, Finding
+from tlsdoctor.findings import Anomaly, Evidence, Finding
 from tlsdoctor.rules import (
     alert_unexplained,
     certificate_chain_incomplete,
@@ -113,10 +114,45 @@ def findings(matched: Iterable[tuple[Conversation, Match]], ctx: Context,
     out: list[Finding] = []
     for (cause, _key, _conf), items in groups.items():
         try:
-            out.append(BY_CAUSE[cause].build(items, ctx))
+            out.append(_with_access_log(BY_CAUSE[cause].build(items, ctx), items, ctx))
         except Exception as exc:  # our bug: still list the connections, under a plain finding
             anomalies.append(Anomaly("internal_error", "", f"building the {cause} finding failed: "
                                      f"{type(exc).__name__}: {exc} (a tlsdoctor bug; please report it)"))
             out.append(handshake_stalled.build(items, ctx))
     out.sort(key=lambda f: (f.confidence.rank, -len(f.connections), f.cause))
     return out
+
+
+ACCESS_LOG_SLACK_S = 120
+"""An access-log line is tied to a connection to its upstream when its time is within this many seconds of
+the connection (nginx logs the request when it ends; clocks of the log and the capture may differ)."""
+MAX_ACCESS_LINES = 2
+
+
+def _with_access_log(finding: Finding, items: Sequence[tuple[Conversation, Match]], ctx: Context) -> Finding:
+    """Add the access-log lines (requests answered 5xx) of the upstreams this finding's connections went to."""
+    if not ctx.access_log:
+        return finding
+    windows: dict[str, list[tuple[float, float]]] = {}
+    for conv, _ in items:
+        rec = conv.record
+        windows.setdefault(str(rec.server), []).append((rec.first_ts_ns / 1e9, rec.last_ts_ns / 1e9))
+    extra: list[Evidence] = []
+    seen: set[int] = set()
+    for ln in ctx.access_log:
+        spans = windows.get(ln.upstream_address or "")
+        if not spans or ln.line in seen:
+            continue
+        if ln.time is not None:
+            t = (ln.time if ln.time.tzinfo else ln.time.replace(tzinfo=UTC)).timestamp()
+            if not any(a - ACCESS_LOG_SLACK_S <= t <= b + ACCESS_LOG_SLACK_S for a, b in spans):
+                continue
+        seen.add(ln.line)
+        extra.append(Evidence(ln.source, ln.text, line=ln.line))
+        if len(extra) >= MAX_ACCESS_LINES:
+            break
+    if not extra:
+        return finding
+    return replace(finding, evidence=finding.evidence + tuple(extra))
+
+
