@@ -22,6 +22,9 @@ from tlsdoctor.rules import classify, findings
 from tlsdoctor.rules.base import Context, Conversation, LogLine, Match, View
 from tlsdoctor.rules.tls_interception import intercepted
 
+MAX_EXEMPLARS = 2_000
+"""Healthy connections kept, one per server, to contrast with a failing one in reports."""
+
 MAX_CORRELATED = 300_000
 """Records kept per capture for correlation when several captures are given (the failing ones are
 always kept); each costs about 2-5 kB."""
@@ -48,6 +51,7 @@ class Diagnosis:
         # and without -servername) that the capture itself may hold.
         self.completed_by_server: dict[str, list[int]] = {}
         self.anomalies: list[Anomaly] = []
+        self.exemplars: dict[str, ConnectionRecord] = {}
 
     def _infer_vantages(self) -> str | None:
         """With exactly two unlabelled captures, tell which was taken nearer the client by the TTLs of the
@@ -91,8 +95,11 @@ class Diagnosis:
                 cap.failed += 1
             elif rec.handshake_completed:
                 cap.completed += 1
-                slot = self.completed_by_server.setdefault(str(rec.server), [0, 0])
+                server = str(rec.server)
+                slot = self.completed_by_server.setdefault(server, [0, 0])
                 slot[0 if rec.sni else 1] += 1
+                if server not in self.exemplars and len(self.exemplars) < MAX_EXEMPLARS:
+                    self.exemplars[server] = rec
             if failed or (self.correlate_all and len(cap.kept) < MAX_CORRELATED):
                 cap.kept.append(rec)
             elif self.correlate_all:
@@ -150,8 +157,14 @@ class Diagnosis:
                 all_notes.append(f"{c.name}: {c.connections} TCP connection(s), none carrying TLS (a ClientHello "
                                  "or TLS record): nothing to diagnose at the TLS level in it.")
         all_notes.extend(_conflicts(matched, ctx))
+        cited: dict[tuple[str, int], ConnectionRecord] = {}
+        for conv, _ in matched:
+            for v in conv.views:
+                cited[(v.capture, v.record.tcp_stream)] = v.record
+        failing_servers = {str(conv.record.server) for conv, _ in matched}
+        exemplars = {k: r for k, r in self.exemplars.items() if k in failing_servers}
         return Report(tuple(inputs), overview, tuple(list(found) + list(log_findings)), tuple(all_anomalies),
-                      tuple(all_notes), tuple(observations))
+                      tuple(all_notes), tuple(observations), records=cited, exemplars=exemplars)
 
 
 def _client_side_votes(a: ConnectionRecord, b: ConnectionRecord) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.findings import Anomaly, Finding
 
 SCHEMA = "tlsdoctor.report/1"
@@ -43,6 +44,11 @@ class Report:
     notes: tuple[str, ...] = ()
     observations: tuple[Finding, ...] = ()
     elapsed_s: float = 0.0
+    records: dict[tuple[str, int], ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
+    """(capture name, tcp_stream) -> the record of every connection a finding or observation cites (all
+    its vantage points' views), for the writers that draw packets (HTML ladders, pcap export)."""
+    exemplars: dict[str, ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
+    """server ip:port -> one healthy (completed) connection to it, to draw beside a failing one."""
 
     @property
     def failed(self) -> bool:
