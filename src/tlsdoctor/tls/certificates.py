@@ -12,12 +12,17 @@ A certificate is untrusted input: whatever ``cryptography`` refuses to parse bec
 object with ``parse_error`` set and only ``raw_length`` and ``sha256`` filled, never an
 exception. The same server certificate arrives in many connections of one capture, so results
 are cached by the DER bytes (``FACTS_CACHE_SIZE`` entries, least recently used dropped).
+
+The DER bytes themselves travel on the facts (``der``), so that a later stage can verify a chain
+(``tlsdoctor.tls.chain``) without reaching back into the packets. They cost no extra memory for
+certificates still in the cache (the cache's key is the same ``bytes`` object), and records that
+outlive the cache share one facts object per connection's certificate, as before.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Final
@@ -60,6 +65,9 @@ class CertificateFacts:
     """basicConstraints cA is true (RFC 5280 section 4.2.1.9)."""
     parse_error: str | None = None
     """Set when ``cryptography`` could not parse the certificate; the other fields are then empty."""
+    der: bytes = field(default=b"", repr=False, compare=False)
+    """The DER bytes as sent (also when unparseable); empty only for facts built by hand. Left out of
+    ``repr`` and of equality (``sha256`` already identifies the bytes)."""
 
     def is_valid_at(self, when: datetime) -> bool | None:
         """Whether ``when`` (aware) lies within notBefore..notAfter; None when unknown."""
@@ -94,12 +102,12 @@ def _certificate_facts(der: bytes) -> CertificateFacts:
         is_self_signed = _is_self_signed(cert)
     except Exception as exc:  # see the comment above the try
         return CertificateFacts(raw_length=len(der), sha256=fingerprint,
-                                parse_error=f"{type(exc).__name__}: {exc}"[:200])
+                                parse_error=f"{type(exc).__name__}: {exc}"[:200], der=der)
     return CertificateFacts(
         raw_length=len(der), sha256=fingerprint, subject=subject, issuer=issuer, serial=serial,
         not_before=not_before, not_after=not_after, san_dns=san_dns, san_ips=san_ips,
         key_type=key_type, key_size=key_size, ec_curve=ec_curve, signature_algorithm=signature_algorithm,
-        is_self_signed=is_self_signed, is_ca=is_ca,
+        is_self_signed=is_self_signed, is_ca=is_ca, der=der,
     )
 
 
