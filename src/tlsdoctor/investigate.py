@@ -170,11 +170,15 @@ def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> 
             own = [x for x in analysis.findings if x.location is loc and x.cause in sni_checks]
             patch = unified_diff(own, analysis.texts, os.path.dirname(analysis.path)) if own else ""
             where = f"server {' '.join(loc.server_names) or '_'}, location {loc.location}"
+            prefix = loc.location if loc.location and not loc.location.startswith(("=", "~", "@")) else None
+            if loc.location and loc.location.startswith("^~ "):
+                prefix = loc.location[3:]
             ev.config.append(ConfigFact(
                 source=os.path.basename(ref.file) if ref.file else name, line=ref.line,
                 text=f"{ref.text} ({where})", upstream_addresses=addresses, sni_sent=target.sni,
                 sni_kind=target.sni_kind.value, real_host=choice.name, fix=fix.text,
-                group=target.upstream.name if target.upstream else None, location=where, patch=patch))
+                group=target.upstream.name if target.upstream else None, location=where, patch=patch,
+                location_path=prefix))
     n = len([x for x in analysis.findings])
     if n:
         ev.notes.append(f"{name}: tlsdoctor nginx {name} reports {n} configuration problem(s) "
@@ -237,9 +241,10 @@ def _read_error_log(f: Sniffed, name: str, ev: _Evidence) -> None:
             if entry.level in ("error", "crit", "alert", "emerg"):
                 unknown += 1
             continue
-        client = entry.client
+        path = entry.request.split()[1] if entry.request and len(entry.request.split()) > 1 else None
         ev.error_lines.append(LogLine(name, entry.line, entry.text, c.causes, upstream_address=entry.upstream_address,
-                                      client_address=client, time=entry.time))
+                                      client_address=entry.client, time=entry.time, request_path=path,
+                                      rule=c.rule))
     for a in log.anomalies:
         ev.anomalies.append(Anomaly(a.kind, name, a.text, line=a.line))
     ev.inputs.append(Input(name, InputKind.NGINX_ERROR_LOG, detail=f"{log.lines} lines, {len(log.entries)} kept, "

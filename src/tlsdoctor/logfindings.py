@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tlsdoctor.findings import Confidence, Evidence, Finding
-from tlsdoctor.rules.base import Context, LogLine
+from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 
 MAX_LINES_CITED = 3
 
@@ -67,41 +67,64 @@ CLIENT_FIX = {
 UNDECIDED = frozenset({"handshake_stalled", "alert_unexplained"})
 
 
-def _key(line: LogLine) -> tuple[str, str]:
-    return (line.causes[0], line.upstream_address or "")
+POINTERS = frozenset({"no_live_upstreams"})
+"""Rows that only point back to earlier lines ("no live upstreams": every server of the group failed before)."""
+SNI_CAUSES = ("sni_missing", "sni_not_hostname")
+GUESSES = frozenset({"rst_injection"})
+"""A cause one log line cannot establish (a forged reset needs the other end's view): at most possible."""
+
+
+def candidates(line: LogLine, cfg: ConfigFact | None) -> list[str]:
+    """The line's cause candidates, narrowed by what the configuration says nginx sends as SNI there."""
+    causes = list(line.causes)
+    if cfg is None or causes[0] not in SNI_CAUSES:
+        return causes
+    if cfg.sni_sent is None:  # nginx sends no SNI to this upstream: an SNI refusal is sni_missing
+        return ["sni_missing"] + [c for c in causes if c not in SNI_CAUSES]
+    if cfg.sni_kind in ("group_name", "bare_word", "ip_literal"):
+        return ["sni_not_hostname"] + [c for c in causes if c not in SNI_CAUSES]
+    return [c for c in causes if c not in SNI_CAUSES] or causes  # a real host name is sent: not an SNI problem
 
 
 def log_only_findings(lines: Sequence[LogLine], ctx: Context, captured_servers: set[str]) -> list[Finding]:
-    groups: dict[tuple[str, str], list[LogLine]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[LogLine, list[str], ConfigFact | None]]] = {}
     for ln in lines:
-        if not ln.causes:
+        if not ln.causes or ln.rule in POINTERS:
             continue
         if ln.upstream_address is not None and ln.upstream_address in captured_servers:
             continue  # the capture's own finding cites it
         if ln.upstream_address is None and captured_servers:
             continue  # a client-side line: the capture's connections carry it (rst_injection reads them)
-        groups.setdefault(_key(ln), []).append(ln)
+        cfg = ctx.config_for(ln.upstream_address, ln.request_path) if ln.upstream_address else None
+        causes = candidates(ln, cfg)
+        where = cfg.location if cfg is not None else ""
+        groups.setdefault((causes[0], ln.upstream_address or "", where), []).append((ln, causes, cfg))
     out: list[Finding] = []
-    for (cause, upstream), group in groups.items():
-        first = group[0]
+    for (cause, upstream, _where), group in groups.items():
+        _first, causes, cfg = group[0]
         where = f"upstream {upstream}" if upstream else "clients of nginx"
-        decisive = len(first.causes) == 1 and cause not in UNDECIDED
-        cfg = ctx.config_for(upstream) if upstream else None
+        if cfg is not None:
+            where += f" ({cfg.location})"
+        if len(causes) == 1 and cause not in UNDECIDED | GUESSES:
+            confidence = Confidence.CERTAIN
+        elif cause in GUESSES or len(causes) > 2:
+            confidence = Confidence.POSSIBLE
+        else:
+            confidence = Confidence.LIKELY
         table = FIX if upstream else {**FIX, **CLIENT_FIX}
-        fix = cfg.fix if cfg is not None and cause in ("sni_missing", "sni_not_hostname") else table.get(
+        sni_fix = cfg is not None and cause in SNI_CAUSES
+        fix = cfg.fix if sni_fix and cfg is not None else table.get(
             cause, "See tlsdoctor explain with the log message for what it means and what to check.")
-        others = f" (other candidates: {', '.join(first.causes[1:3])})" if len(first.causes) > 1 else ""
-        evidence = [Evidence(ln.source, ln.text, line=ln.line) for ln in group[:MAX_LINES_CITED]]
+        others = f" (other candidates: {', '.join(causes[1:4])})" if len(causes) > 1 else ""
+        evidence = [Evidence(ln.source, ln.text, line=ln.line) for ln, _, _ in group[:MAX_LINES_CITED]]
         if cfg is not None:
             evidence.append(Evidence(cfg.source, cfg.text, line=cfg.line))
         leg = "upstream leg" if upstream else "client side"
         notes = [f"{len(group)} log line(s) of this kind; no capture shows these connections: a capture of the "
                  f"{leg} would confirm it with the packets."]
         out.append(Finding(
-            cause, f"{cause.replace('_', ' ')} ({where}), from the error log", Confidence.CERTAIN if decisive else
-            Confidence.LIKELY,
+            cause, f"{cause.replace('_', ' ')} ({where}), from the error log", confidence,
             f"nginx's error log reports {len(group)} failure(s) with {where} whose message points to {cause}{others}.",
-            (), tuple(evidence), fix, tuple(notes),
-            cfg.patch if cfg is not None and cause in ("sni_missing", "sni_not_hostname") else ""))
+            (), tuple(evidence), fix, tuple(notes), cfg.patch if sni_fix and cfg is not None else ""))
     out.sort(key=lambda f: (f.confidence.rank, f.cause))
     return out

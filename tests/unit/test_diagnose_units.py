@@ -122,6 +122,8 @@ def test_sni_missing_takes_the_fix_from_the_nginx_configuration() -> None:
     assert "proxy_ssl_server_name on;" in finding["fix"] and "proxy_ssl_name origin.test;" in finding["fix"]
     conf_lines = [e for e in finding["evidence"] if e["source"].endswith("nginx.conf")]
     assert conf_lines and "proxy_pass https://origin_pool/" in conf_lines[0]["text"]
+    assert finding["patch"].startswith("--- nginx_upstream_no_sni.nginx.conf")
+    assert "+            proxy_ssl_name origin.test;" in finding["patch"]
 
 
 def test_group_names_ips_and_bare_words_are_not_host_names() -> None:
@@ -142,3 +144,42 @@ def test_hostile_evidence_never_raises(head: bytes, body: bytes, tmp_path_factor
     assert report["schema"] == "tlsdoctor.report/1"
     assert len(report["inputs"]) == 1
     assert os.path.basename(report["inputs"][0]["path"]) == "x"
+
+
+# What tests/lab/make_nginx_logs.py built behind each location of its real nginx proxy (see that script):
+# the cause a person would name for each upstream failure.
+LAB_LOCATIONS = {
+    "/nosni": "sni_missing", "/groupname": "sni_not_hostname", "/expired": "certificate_expired",
+    "/selfsigned": "certificate_untrusted", "/nochain": "certificate_chain_incomplete",
+    "/othername": "certificate_name_mismatch", "/mtls12": "client_certificate_required",
+    "/mtls13": "client_certificate_required", "/version": "protocol_version_mismatch", "/cipher": "no_shared_cipher",
+    "/plain": "not_tls", "/refused": "tcp_connect_refused", "/silent": "clienthello_unanswered",
+    "/connect_timeout": "tcp_connect_timeout", "/reset": "rst_after_clienthello", "/close": "handshake_stalled",
+}
+
+
+def test_a_log_alone_yields_findings_tied_to_the_configs_locations() -> None:
+    logs = TESTS / "fixtures" / "nginx_logs"
+    report = report_to_json(investigate([str(logs / "lab_proxy.error.log"), str(logs / "lab_proxy.nginx.conf")]))
+    assert report["overview"]["connections"] == 0
+    assert any("No capture" in n for n in report["notes"])
+    seen = {}
+    for f in report["findings"]:
+        assert f["connections"] == []
+        assert any("line" in e for e in f["evidence"])
+        for loc in LAB_LOCATIONS:
+            if f"location {loc})" in f["title"]:
+                seen[loc] = f
+    # A certain finding must name the cause the lab built; a likely or possible one must at least list it.
+    assert len(seen) >= 14, sorted(seen)
+    for loc, f in seen.items():
+        want = LAB_LOCATIONS[loc]
+        if f["confidence"] == "certain":
+            assert f["cause"] == want, (loc, f["cause"])
+        else:
+            assert f["cause"] == want or want in f["explanation"], (loc, f["cause"], f["explanation"])
+    # The SNI finding carries the configuration's fix for that location (no patch: the configuration does
+    # not say the origin's host name, proxy_pass names an address and there is no literal Host header).
+    nosni = seen["/nosni"]
+    assert "proxy_ssl_server_name on;" in nosni["fix"] and "proxy_ssl_name" in nosni["fix"]
+    assert "patch" not in nosni

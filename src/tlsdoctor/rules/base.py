@@ -90,6 +90,8 @@ class LogLine:
     upstream_address: str | None = None  # ip:port of the upstream it talks about
     client_address: str | None = None
     time: datetime | None = None  # aware when the log says its zone, else naive local time
+    request_path: str | None = None  # "/nosni" from request: "GET /nosni HTTP/1.1": which location it hit
+    rule: str = ""  # the log table's row that classified it (nginx_logs.CAUSE_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class ConfigFact:
     fix: str  # the specific change (directives) that makes nginx send the real name
     group: str | None  # the upstream group's name, when proxy_pass names one
     location: str = ""  # "server gateway.test, location /"
+    location_path: str | None = None  # the prefix of a prefix location ("/api/"), None for regex/exact/none
     patch: str = ""  # a unified diff (patch -p0 from the config's directory) that applies ``fix``
 
 
@@ -127,12 +130,18 @@ class Context:
     certificates: tuple[tuple[CertificateFacts, ...], ...] = ()  # PEM files given as evidence, one chain each
     certificate_sources: dict[str, str] = field(default_factory=dict)  # certificate sha256 -> file name
 
-    def config_for(self, server: str) -> ConfigFact | None:
-        """The proxy_pass target that sends to ``server``: by address; else the one target that names its
-        upstream by host name (resolved by nginx at start, unknown to us), if there is exactly one."""
-        for c in self.config:
-            if server in c.upstream_addresses:
-                return c
+    def config_for(self, server: str, path: str | None = None) -> ConfigFact | None:
+        """The proxy_pass target that sends to ``server``: by address (and, when several locations send to
+        it, the longest prefix location matching the request ``path``); else the one target that names
+        its upstream by host name (resolved by nginx at start, unknown to us), if there is exactly one."""
+        by_address = [c for c in self.config if server in c.upstream_addresses]
+        if by_address:
+            if path is not None and len(by_address) > 1:
+                prefixed = [c for c in by_address if c.location_path is not None and path.startswith(c.location_path)]
+                if prefixed:
+                    return max(prefixed, key=lambda c: len(c.location_path or ""))
+                return None  # several locations send there and the request matches none: do not guess
+            return by_address[0]
         by_name = [c for c in self.config if any(not is_ip_literal(a.rsplit(":", 1)[0]) for a in c.upstream_addresses)]
         return by_name[0] if len(by_name) == 1 else None
 
