@@ -57,14 +57,15 @@ def _rule(module: ModuleType) -> Rule:
 
 
 # Precedence: what the TCP handshake shows first; then what only a comparison of vantage points or a
-# forged packet shows (it explains everything after it); then what the server's answer names; the
-# generic shapes (a bare RST, silence, an alert nobody explains, a stall) last.
+# forged packet shows (it explains everything after it: a flow split before a forged reset, because
+# the node without the connection's state resets it, a reset "forged" only in appearance); then what
+# the server's answer names; the generic shapes (a bare RST, silence, an alert nobody explains, a stall) last.
 RULES: tuple[Rule, ...] = tuple(_rule(m) for m in (
     tcp_connect_refused,
     tcp_connect_timeout,
     tls_interception,
-    rst_injection,
     flow_split,
+    rst_injection,
     middlebox_clienthello_blackhole,
     clienthello_fragment_lost,
     not_tls,

@@ -393,16 +393,22 @@ def unlike_the_sender(rec: ConnectionRecord, p: PacketFact) -> str | None:
     """Why packet ``p`` does not look like it came from the host whose address it carries, or None.
 
     The same host's packets on one connection reach a vantage point with one TTL (its initial TTL, 64,
-    128 or 255, minus the hops) and IP-IDs that follow one counter. A box on the path that forges a packet
-    in that host's name sends its own TTL and IP-ID (seed 003: an ACK with TTL 253 where the server's
-    packets have 64; seed 004: resets "from the server" that the server never sent). Only packets of the
-    same direction that are not RSTs are compared, and only when they agree among themselves.
+    128 or 255, minus the hops). A box on the path that forges a packet in that host's name sends its
+    own TTL (seed 003: the ClientHello ACKed with TTL 253, twice, where the server's packets have 64;
+    seed 004: resets "from the server" that the server never sent). The reference is the TTL of that
+    side's first packet (its SYN or SYN-ACK, which opened the connection). A route change moves the TTL
+    of everything after it, data included; a forged packet carries no data, and no data-bearing packet
+    of that side shares its TTL.
     """
-    others = [q for q in rec.packets if q.from_client == p.from_client and q.frame != p.frame and "R" not in q.flags]
-    ttls = {q.ttl for q in others}
-    if len(ttls) != 1:
+    side = [q for q in rec.packets if q.from_client == p.from_client]
+    if not side or side[0].frame == p.frame:
         return None
-    ttl = next(iter(ttls))
-    if p.ttl != ttl:
-        return f"TTL {p.ttl}, unlike the {len(others)} other packet(s) from that address (TTL {ttl})"
-    return None
+    ref = side[0]
+    if p.ttl == ref.ttl:
+        return None
+    if any(q.payload_len and q.ttl == p.ttl for q in side):
+        return None  # the host's own data came with this TTL too: a path change, not a forgery
+    same = sum(1 for q in side if q.ttl == ref.ttl)
+    first = "SYN" if "S" in ref.flags and "A" not in ref.flags else "SYN-ACK" if "S" in ref.flags else "first packet"
+    return (f"TTL {p.ttl}, unlike that address's {first} (frame {ref.frame}) and {same - 1} other packet(s) "
+            f"(TTL {ref.ttl})")

@@ -21,13 +21,18 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     for v in conv.views:
         rec = v.record
         for side, d in (("client", rec.client_dir), ("server", rec.server_dir)):
+            # Several source MACs for one direction: the frames came from several next hops. Several TTLs
+            # count too, but only for the client's packets seen away from the client (at the server or a
+            # switch): at the client, a server-side packet with another TTL is a box answering in the
+            # server's name (middlebox_clienthello_blackhole, rst_injection), not a second path.
+            if len(d.src_macs) < 2 and not (side == "client" and len(d.ttls) > 1 and
+                                            v.vantage not in (None, "client")):
+                continue
             paths = []
             if len(d.src_macs) > 1:
                 paths.append(f"{len(d.src_macs)} source MAC addresses ({', '.join(d.src_macs)})")
             if len(d.ttls) > 1:
                 paths.append(f"{len(d.ttls)} TTLs ({', '.join(map(str, d.ttls))})")
-            if not paths:
-                continue
             evidence = [Evidence(v.capture, f"the {side}'s packets of this one connection arrive with "
                                  + " and ".join(paths),
                                  display_filter=f"tcp.stream == {rec.tcp_stream}")]
