@@ -64,7 +64,9 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                     evidence.append(Evidence(ln.source, ln.text, line=ln.line))
                 note = () if peer_lines else (
                     "A capture at the server (or its error log) would settle it: an injected reset is not in the "
-                    "server's capture, and the server sees the client reset instead.",)
+                    "server's capture, and the server sees the client reset instead. A balancer node that got "
+                    "part of a split flow without its state resets the same way (flow_split): a capture at the "
+                    "switch would show the flow arriving from several MAC addresses.",)
                 return _match(conv, Confidence.CERTAIN if peer_lines else Confidence.LIKELY, evidence, note)
     # One capture, same TTL, but the server says the client reset: each end saw the other reset.
     rec = conv.record
