@@ -90,17 +90,17 @@ def main() -> None:
                        not_after=now + 120 * day, san=[x509.DNSName("future.test")], serial=serial)
         files["not-yet-valid.chain.pem"] = (pem(nyv, lab.intermediate), "future.test, valid from 30 days after "
                                             "generation")
-        # The same intermediate (name and key), re-issued with a window that ended 35 days ago, and a
-        # leaf it issued while it was valid, still valid itself.
+        # The same intermediate (name and key), re-issued with a window inside the root's that ended 5 days
+        # ago, and a leaf it issued while it was valid, still valid itself.
         old_inter = (x509.CertificateBuilder().subject_name(lab.intermediate.subject).issuer_name(lab.ca.subject)
                      .public_key(lab.int_key.public_key()).serial_number(serial + 1)
-                     .not_valid_before(now - 400 * day).not_valid_after(now - 35 * day)
+                     .not_valid_before(now - 29 * day).not_valid_after(now - 5 * day)
                      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                      .sign(lab.ca_key, hashes.SHA256()))
-        old_leaf, _ = issue("stale.test", old_inter, lab.int_key, not_before=now - 100 * day,
+        old_leaf, _ = issue("stale.test", old_inter, lab.int_key, not_before=now - 20 * day,
                             not_after=now + 90 * day, san=[x509.DNSName("stale.test")], serial=serial + 2)
         files["expired-intermediate.chain.pem"] = (pem(old_leaf, old_inter), "stale.test, leaf valid, intermediate "
-                                                   "expired 35 days before generation")
+                                                   "expired 5 days before generation")
         wild, _ = issue("*.wild.test", lab.intermediate, lab.int_key, not_before=now - day, not_after=now + 90 * day,
                         san=[x509.DNSName("*.wild.test"), x509.DNSName("wild.test")], serial=serial + 3)
         files["wildcard.chain.pem"] = (pem(wild, lab.intermediate), "*.wild.test and wild.test")
