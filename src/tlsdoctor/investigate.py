@@ -23,7 +23,7 @@ from tlsdoctor.findings import Anomaly
 from tlsdoctor.logfindings import log_only_findings
 from tlsdoctor.report.model import Input, Report
 from tlsdoctor.rules.base import ConfigFact, Context, LogLine
-from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
+from tlsdoctor.tls.certificates import CertificateFacts
 
 Progress = Callable[[str, int, int], None]
 """progress(capture name, bytes read, total bytes) — called now and then while a capture is read."""
@@ -90,7 +90,12 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
     if not captures:
         ev.notes.append("No capture among the evidence: findings come from the logs and configuration alone.")
 
+    from tlsdoctor.tls.trust import load_trust_store
+
+    trust, trust_warnings = load_trust_store(ca_bundle)
+    ev.notes.extend(f"trust store {trust.source}: {w}" for w in trust_warnings[:5])
     ctx = Context(vantages=tuple(sorted(set(vantage_of.values()))), config=tuple(ev.config),
+                  trust_store=trust,
                   error_log=tuple(ev.error_lines), access_log=tuple(ev.access_lines),
                   upstream_group_names=frozenset(ev.group_names), ca_bundle=ca_bundle,
                   certificates=tuple(ev.certificates), certificate_sources=dict(ev.certificate_sources))
@@ -186,23 +191,27 @@ def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> 
 
 
 def _read_certificates(f: Sniffed, name: str, ev: _Evidence) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
+    from tlsdoctor.tls.trust import read_pem_certificates
 
     try:
         with open(f.path, "rb") as fh:
             data = fh.read(16 * 1024 * 1024)
-        certs = x509.load_pem_x509_certificates(data)
-    except (OSError, ValueError) as exc:
-        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, detail=f"PEM that cryptography cannot read: {exc}"))
+    except OSError as exc:
+        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, detail=f"unreadable: {exc.strerror or exc}"))
         return
-    chain = tuple(certificate_facts(c.public_bytes(Encoding.DER)) for c in certs)
+    certs, warnings = read_pem_certificates(data)
+    for w in warnings[:20]:
+        ev.anomalies.append(Anomaly("pem", name, w))
+    if not certs:
+        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, detail="PEM without a readable certificate"))
+        return
+    chain = tuple(certs)
     ev.certificates.append(chain)
     for c in chain:
         ev.certificate_sources.setdefault(c.sha256, name)
-    leaf = chain[0] if chain else None
-    what = f"{len(chain)} certificate(s)" + (f", first {leaf.subject}" if leaf is not None else "")
+    what = f"{len(chain)} certificate(s), first {chain[0].subject}"
     ev.inputs.append(Input(name, InputKind.CERTIFICATE, detail=what))
+
 
 
 def _access_formats(ev: _Evidence) -> list[AccessLogFormat]:

@@ -16,7 +16,7 @@ a lower confidence.
 
 from __future__ import annotations
 
-import importlib
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +37,9 @@ from tlsdoctor.rules.base import (
     servers_of,
 )
 from tlsdoctor.tls.certificates import CertificateFacts
+from tlsdoctor.tls.chain import ChainVerdict, check_chain
+from tlsdoctor.tls.chain import name_matches as name_matches
+from tlsdoctor.tls.trust import TrustStore
 
 CERTIFICATE_ALERTS = frozenset({42, 43, 44, 45, 46, 48, 49})
 ALERT_CAUSE = {45: "certificate_expired", 48: "certificate_untrusted", 44: "certificate_untrusted",
@@ -56,57 +59,20 @@ class CertificateJudgement:
     detail: str  # one sentence: what is wrong with which certificate
 
 
-def name_matches(name: str, cert: CertificateFacts) -> bool:
-    """RFC 6125 section 6.4: DNS-IDs, a wildcard only as the whole left-most label; IPs against
-    iPAddress SANs; the CN is not consulted (browsers and OpenSSL's X509_check_host with SANs ignore it)."""
-    name = name.lower().rstrip(".")
-    if name in cert.san_ips:
-        return True
-    for pattern in cert.san_dns:
-        p = pattern.lower().rstrip(".")
-        if p == name:
-            return True
-        if p.startswith("*.") and "." in name and name.split(".", 1)[1] == p[2:]:
-            return True
-    return False
-
-
-def problems_of(chain: tuple[CertificateFacts, ...], sni: str | None, at: datetime) -> list[tuple[str, int, str]]:
-    """(cause, index in chain, sentence), most decisive first, from the facts alone."""
-    out: list[tuple[str, int, str]] = []
-    for i, cert in enumerate(chain):
-        what = "the leaf" if i == 0 else f"certificate {i} ({cert.subject})"
-        if cert.not_after is not None and at > cert.not_after:
-            out.append(("certificate_expired", i, f"{what} expired on {cert.not_after:%Y-%m-%d %H:%M:%S} UTC, "
-                        f"before the capture ({at:%Y-%m-%d %H:%M:%S} UTC)"))
-        elif cert.not_before is not None and at < cert.not_before:
-            out.append(("certificate_not_yet_valid", i, f"{what} is valid only from "
-                        f"{cert.not_before:%Y-%m-%d %H:%M:%S} UTC, after the capture"))
-    if chain and sni and not name_matches(sni, chain[0]):
-        out.append(("certificate_name_mismatch", 0, f"the leaf covers {', '.join(chain[0].san_dns) or 'no DNS name'}"
-                    f", not {sni}"))
-    if chain:
-        last = chain[-1]
-        if chain[0].is_self_signed:
-            out.append(("certificate_untrusted", 0, f"the leaf {chain[0].subject} is self-signed"))
-        elif not last.is_self_signed and not last.is_ca and len(chain) == 1:
-            out.append(("certificate_chain_incomplete", 0, f"the server sent only its leaf; its issuer "
-                        f"{last.issuer} (an intermediate) is missing"))
-    return out
+@functools.lru_cache(maxsize=4096)
+def _verdict(chain: tuple[CertificateFacts, ...], sni: str | None, at: datetime,
+             trust: TrustStore | None) -> ChainVerdict:
+    return check_chain(chain, name=sni, at=at, trust=trust)
 
 
 def _judge_with_chain_module(chain: tuple[CertificateFacts, ...], sni: str | None, at: datetime,
-                             ctx: Context) -> list[tuple[str, int, str]] | None:
-    try:  # tlsdoctor.tls.chain: full path building against the trust store, when available
-        chain_mod = importlib.import_module("tlsdoctor.tls.chain")
-    except ImportError:
-        return None
-    trust = ctx.trust_store
-    if trust is None or not hasattr(chain_mod, "check_chain"):
-        return None
-    verdict = chain_mod.check_chain(chain, name=sni, at=at, trust=trust)
-    return [(p.cause, p.certificate_index if p.certificate_index is not None else 0, p.text)
-            for p in verdict.problems]
+                             ctx: Context) -> tuple[list[tuple[str, int, str]], tuple[str, ...]]:
+    """(problems, notes) from the full path check (tls.chain), at the capture's time, against the store."""
+    trust = ctx.trust_store if isinstance(ctx.trust_store, TrustStore) else None
+    verdict = _verdict(chain, sni, at.replace(microsecond=0), trust)
+    problems = [(p.cause, p.certificate_index if p.certificate_index is not None else len(chain), p.text)
+                for p in verdict.problems]
+    return problems, verdict.notes
 
 
 def _client_rejection(rec: ConnectionRecord) -> bool:
@@ -145,9 +111,7 @@ def judge(conv: Conversation, ctx: Context) -> CertificateJudgement | None:
                      and rec.tls.server_hello is None)
     if not (rejected or log_lines or (from_evidence and server_failed)):
         return None
-    problems = _judge_with_chain_module(chain, rec.sni, at, ctx) if chain else None
-    if problems is None:
-        problems = problems_of(chain, rec.sni, at)
+    problems, _chain_notes = _judge_with_chain_module(chain, rec.sni, at, ctx) if chain else ([], ())
     evidence: list[Evidence] = []
     if rec.alert is not None:
         evidence.append(alert_evidence(view, rec.alert))
