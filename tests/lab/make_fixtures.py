@@ -499,6 +499,479 @@ def vlan_8021q(lab: Lab, out: Path) -> None:
                  "-tls1_3", "-CAfile", str(lab.certs.ca_file)], netns=topo.client_ns, timeout=8)
 
 
+# --- helpers for the scenarios below (what netlab.py does not have) -----------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# An nginx access-log format with the upstream fields (seeds 000 and 002 read them).
+UPSTREAM_LOG_FORMAT = """
+    log_format upstreamlog '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                           '"$http_referer" "$http_user_agent" upstream_addr="$upstream_addr" '
+                           'upstream_status="$upstream_status" request_time=$request_time';
+    access_log logs/access.log upstreamlog;"""
+
+
+def _agent_cmd(*args: str) -> list[str]:
+    """This module's own small servers (``_agent``), as a command for :func:`background` in a namespace."""
+    return ["env", f"PYTHONPATH={REPO_ROOT}", sys.executable, "-c",
+            "import sys; from tests.lab.make_fixtures import _agent; _agent(sys.argv[1:])", *args]
+
+
+def _sni_gate(binds: list[str], port: int, cert: str, key: str, alert: int, when: str, linger: float) -> None:
+    """A Python ``ssl`` TLS server on ``binds``:``port`` whose SNI callback ends the handshake with fatal
+    alert ``alert`` (OpenSSL sends it) when the ClientHello has no server_name (``when="no-sni"``: what
+    Cloudflare does) or always (``when="always"``); otherwise the handshake completes and an HTTP/1.0
+    request gets ``200 ok``. Stops after ``linger`` seconds."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+
+    def on_sni(sock: ssl.SSLObject, name: str | None, _ctx: ssl.SSLContext) -> int | None:
+        return alert if name is None or when == "always" else None
+
+    ctx.sni_callback = on_sni  # type: ignore[assignment]
+    listeners = []
+    for ip in binds:
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind((ip, port))
+        srv.listen(16)
+        listeners.append(srv)
+
+    def handle(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)
+                tls.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            conn.close()
+
+    import select
+    deadline = time.monotonic() + linger
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select(listeners, [], [], 0.2)
+        for srv in ready:
+            conn, _ = srv.accept()
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+    for srv in listeners:
+        srv.close()
+
+
+def _agent(argv: list[str]) -> None:
+    """Entry point of ``_agent_cmd``: ``sni-gate PORT CERT KEY ALERT WHEN LINGER IP...``."""
+    if argv[0] == "sni-gate":
+        port, cert, key, alert, when, linger, *binds = argv[1:]
+        _sni_gate(binds, int(port), cert, key, int(alert), when, float(linger))
+    else:
+        raise SystemExit(f"unknown agent {argv[0]}")
+
+
+@contextlib.contextmanager
+def _netns_hosts(netns: str, lines: list[str]):  # type: ignore[no-untyped-def]
+    """``/etc/netns/NS/hosts`` for the block (``ip netns exec`` bind-mounts it over /etc/hosts), so that
+    nginx in ``netns`` resolves our names; removes only what it created."""
+    import os
+    top = Path("/etc/netns")
+    made_top = not top.exists()
+    folder = top / netns
+    folder.mkdir(parents=True, exist_ok=False)
+    try:
+        (folder / "hosts").write_text("127.0.0.1 localhost\n" + "".join(f"{line}\n" for line in lines))
+        yield
+    finally:
+        (folder / "hosts").unlink(missing_ok=True)
+        folder.rmdir()
+        if made_top:
+            with contextlib.suppress(OSError):  # another run may have put its own folder there meanwhile
+                os.rmdir(top)
+
+
+def _keep_nginx_files(proxy_conf: Path, out: Path) -> None:
+    """The proxy's nginx.conf, error.log and access.log beside the capture, as ``<stem>.<suffix>``."""
+    stem = out.name[: -len(out.suffix)]
+    for src, suffix in ((proxy_conf, "nginx.conf"), (proxy_conf.parent / "logs" / "error.log", "error.log"),
+                        (proxy_conf.parent / "logs" / "access.log", "access.log")):
+        (out.parent / f"{stem}.{suffix}").write_bytes(src.read_bytes())
+
+
+def _curl_status(url: str, netns: str) -> str:
+    done = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "8", url], netns=netns,
+               timeout=12)
+    return done.stdout.decode().strip()
+
+
+# --- upstream scenarios (the seeds) ----------------------------------------------------------------
+
+def sni_not_hostname(lab: Lab, out: Path) -> None:
+    """nginx proxy with `proxy_pass https://origin_pool;` and `proxy_ssl_server_name on;` but no
+    proxy_ssl_name: the SNI it sends is the group's name, `origin_pool`. The origin nginx picks its
+    certificate by SNI and rejects unknown names in its default server (`ssl_reject_handshake on`): fatal
+    alert 112 unrecognized_name. Captured on the proxy's veth (the upstream leg); conf and logs beside."""
+    with Topology("sng") as topo:
+        origin_conf = nginx_prefix(lab.work / "nginx-sng-origin", UPSTREAM_ORIGIN_HTTP.format(
+            chain=lab.origin.chain, key=lab.origin.key))
+        proxy_conf = nginx_prefix(lab.work / "nginx-sng-proxy", UPSTREAM_LOG_FORMAT + f"""
+    upstream origin_pool {{
+        server {topo.server.ip}:443;
+    }}
+    server {{
+        listen 127.0.0.1:8080;
+        server_name gateway.test;
+        location / {{
+            proxy_pass https://origin_pool;
+            proxy_ssl_server_name on;
+            proxy_set_header Host origin.test;
+        }}
+    }}""")
+        with nginx(origin_conf, netns=topo.server_ns, ready_port=(topo.server.ip, 443)), \
+                nginx(proxy_conf, netns=topo.client_ns, ready_port=("127.0.0.1", 8080)), \
+                tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp port 443"):
+            status = _curl_status("http://127.0.0.1:8080/", topo.client_ns)
+        if status != "502":
+            raise RuntimeError(f"expected a 502 through the proxy, got {status!r}")
+    _keep_nginx_files(proxy_conf, out)
+
+
+def seed000_cdn_upstream(lab: Lab, out: Path) -> None:
+    """Seed 000: `location /proxy/cn/ { proxy_pass https://backend_group/; }` with `upstream backend_group
+    { server origin.test:443; keepalive 100; }` (the name resolved through the proxy namespace's hosts file),
+    no proxy_ssl_server_name: no SNI. The origin behaves as Cloudflare: a Python ssl server whose SNI
+    callback answers a ClientHello without server_name with fatal alert 40 handshake_failure."""
+    with Topology("s000") as topo:
+        proxy_conf = nginx_prefix(lab.work / "nginx-s000-proxy", UPSTREAM_LOG_FORMAT + """
+    upstream backend_group {
+        server origin.test:443;
+        keepalive 100;
+    }
+    server {
+        listen 127.0.0.1:8080;
+        server_name gateway.test;
+        location /proxy/cn/ {
+            proxy_pass https://backend_group/;
+            proxy_http_version 1.1;
+            proxy_set_header Host "origin.test";
+            proxy_set_header Connection "keep-alive";
+            proxy_connect_timeout 5;
+            proxy_send_timeout 10;
+            proxy_read_timeout 10;
+        }
+    }""")
+        gate = _agent_cmd("sni-gate", "443", str(lab.origin.chain), str(lab.origin.key), "40", "no-sni", "30",
+                          topo.server.ip)
+        with _netns_hosts(topo.client_ns, [f"{topo.server.ip} origin.test"]), \
+                background(gate, netns=topo.server_ns, ready_port=(topo.server.ip, 443)), \
+                nginx(proxy_conf, netns=topo.client_ns, ready_port=("127.0.0.1", 8080)), \
+                tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp port 443"):
+            status = _curl_status("http://127.0.0.1:8080/proxy/cn/", topo.client_ns)
+        if status != "502":
+            raise RuntimeError(f"expected a 502 through the proxy, got {status!r}")
+    _keep_nginx_files(proxy_conf, out)
+
+
+def seed001_expired_upstream(lab: Lab, out: Path) -> None:
+    """Seed 001: nginx proxy verifying its upstream (`proxy_ssl_verify on; proxy_ssl_trusted_certificate
+    ca.pem; proxy_ssl_server_name on; proxy_ssl_name origin.test`), the origin (s_server, TLS 1.2 so the
+    certificate is in plaintext) serving an expired leaf for origin.test. The origin's leaf is saved as
+    `<stem>.origin.pem`."""
+    expired = lab.certs.leaf("origin.test", expired=True)
+    with Topology("s001") as topo:
+        proxy_conf = nginx_prefix(lab.work / "nginx-s001-proxy", UPSTREAM_LOG_FORMAT + f"""
+    upstream origin_backend {{
+        server {topo.server.ip}:443;
+    }}
+    server {{
+        listen 127.0.0.1:8080;
+        server_name gateway.test;
+        location /test {{
+            proxy_pass https://origin_backend/test;
+            proxy_http_version 1.1;
+            proxy_set_header Host origin.test;
+            proxy_ssl_server_name on;
+            proxy_ssl_name origin.test;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate {lab.certs.ca_file};
+        }}
+    }}""")
+        with background([*S_SERVER, "-accept", f"{topo.server.ip}:443", "-tls1_2", "-www", "-cert",
+                         str(expired.cert), "-key", str(expired.key), "-cert_chain", str(lab.certs.intermediate_file)],
+                        netns=topo.server_ns, ready_port=(topo.server.ip, 443)), \
+                nginx(proxy_conf, netns=topo.client_ns, ready_port=("127.0.0.1", 8080)), \
+                tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp port 443"):
+            status = _curl_status("http://127.0.0.1:8080/test", topo.client_ns)
+        if status != "502":
+            raise RuntimeError(f"expected a 502 through the proxy, got {status!r}")
+    _keep_nginx_files(proxy_conf, out)
+    (out.parent / f"{out.name[: -len(out.suffix)]}.origin.pem").write_bytes(expired.cert.read_bytes())
+
+
+def seed002_upstream_hostname_no_sni(lab: Lab, out: Path) -> None:
+    """Seed 002: `location /api/ { proxy_pass https://origin.test/api/; }` (a host name, not a group) and no
+    proxy_ssl_server_name. origin.test resolves (the proxy namespace's hosts file) to four addresses of the
+    origin namespace, where a Python ssl server refuses every ClientHello without SNI with alert 40: nginx
+    tries all four, each 502. A second location, `/other/ -> https://other.test/` (one more address, an
+    nginx origin whose only server has a default certificate and needs no SNI), works: 200."""
+    other_leaf = lab.certs.leaf("other.test")
+    with Topology("s002") as topo:
+        cdn = [topo.server.ip] + [topo.add_address(topo.server, f"{topo.subnet}.{n}") for n in (3, 4, 5)]
+        other_ip = topo.add_address(topo.server, f"{topo.subnet}.6")
+        other_conf = nginx_prefix(lab.work / "nginx-s002-other", f"""
+    access_log off;
+    server {{
+        listen {other_ip}:443 ssl default_server;
+        server_name other.test;
+        ssl_certificate {other_leaf.chain};
+        ssl_certificate_key {other_leaf.key};
+        location / {{ return 200 "hello from other.test\\n"; }}
+    }}""")
+        proxy_conf = nginx_prefix(lab.work / "nginx-s002-proxy", UPSTREAM_LOG_FORMAT + """
+    server {
+        listen 127.0.0.1:8080;
+        server_name gateway.test;
+        location /api/ {
+            proxy_pass https://origin.test/api/;
+        }
+        location /other/ {
+            proxy_pass https://other.test/;
+        }
+    }""")
+        gate = _agent_cmd("sni-gate", "443", str(lab.origin.chain), str(lab.origin.key), "40", "no-sni", "40", *cdn)
+        hosts = [f"{ip} origin.test" for ip in cdn] + [f"{other_ip} other.test"]
+        with _netns_hosts(topo.client_ns, hosts), \
+                background(gate, netns=topo.server_ns, ready_port=(cdn[-1], 443)), \
+                nginx(other_conf, netns=topo.server_ns, ready_port=(other_ip, 443)), \
+                nginx(proxy_conf, netns=topo.client_ns, ready_port=("127.0.0.1", 8080)), \
+                tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp port 443"):
+            failing = _curl_status("http://127.0.0.1:8080/api/", topo.client_ns)
+            time.sleep(0.3)
+            working = _curl_status("http://127.0.0.1:8080/other/", topo.client_ns)
+        if (failing, working) != ("502", "200"):
+            raise RuntimeError(f"expected 502 then 200 through the proxy, got {failing!r}, {working!r}")
+    _keep_nginx_files(proxy_conf, out)
+
+
+# --- single-connection failures on loopback --------------------------------------------------------
+
+def certificate_name_mismatch_tls13(lab: Lab, out: Path) -> None:
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_3"), ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "other.test", "-verify_hostname", "other.test", "-verify_return_error",
+                     "-tls1_3")
+
+
+def certificate_name_mismatch_tls12(lab: Lab, out: Path) -> None:
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_2"), ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "other.test", "-verify_hostname", "other.test", "-verify_return_error",
+                     "-tls1_2")
+
+
+def certificate_chain_incomplete(lab: Lab, out: Path) -> None:
+    p = lab.next_port()
+    leaf_only = [*S_SERVER, "-accept", f"127.0.0.1:{p}", "-cert", str(lab.origin.cert), "-key", str(lab.origin.key),
+                 "-tls1_2"]
+    with background(leaf_only, ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "origin.test", "-tls1_2", "-verify_return_error")
+
+
+def expired_cert_tls13(lab: Lab, out: Path) -> None:
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_3", leaf=lab.expired), ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "expired.test", "-tls1_3", "-verify_return_error")
+
+
+def no_shared_group(lab: Lab, out: Path) -> None:
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_3", "-groups", "P-384"), ready_port=("127.0.0.1", p)), \
+            tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "origin.test", "-tls1_3", "-groups", "X25519:P-256")
+
+
+def server_internal_error(lab: Lab, out: Path) -> None:
+    """A Python ssl server whose SNI callback returns ALERT_DESCRIPTION_INTERNAL_ERROR (a server that fails
+    to pick its certificate): OpenSSL sends fatal alert 80 after the ClientHello."""
+    p = lab.next_port()
+    args = (["127.0.0.1"], p, str(lab.origin.chain), str(lab.origin.key), int(ssl.ALERT_DESCRIPTION_INTERNAL_ERROR),
+            "always", 6.0)
+    t = threading.Thread(target=_sni_gate, args=args, daemon=True)
+    t.start()
+    wait = time.monotonic() + 5
+    while time.monotonic() < wait:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", p)) == 0:
+                break
+        time.sleep(0.05)
+    with tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "origin.test")
+    t.join(10)
+
+
+def _stalling_relay(listen_port: int, server_port: int, hold: float) -> threading.Thread:
+    """A TCP relay on 127.0.0.1:``listen_port`` to ``server_port`` for one connection: it forwards the
+    client's first flight (the ClientHello) and everything from the server, swallows the client's later
+    bytes (its second flight never reaches the server), and ``hold`` seconds after the first swallowed
+    byte closes both sides with FIN."""
+    import select
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", listen_port))
+    srv.listen(1)
+
+    def loop() -> None:
+        srv.settimeout(10)
+        try:
+            client, _ = srv.accept()
+        except OSError:
+            srv.close()
+            return
+        srv.close()
+        upstream = socket.create_connection(("127.0.0.1", server_port), timeout=5)
+        forwarded_hello, stall_from = False, None
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                if stall_from is not None and time.monotonic() - stall_from >= hold:
+                    break
+                ready, _, _ = select.select([client, upstream], [], [], 0.1)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        raise EOFError
+                    if sock is upstream:
+                        client.sendall(data)
+                    elif not forwarded_hello:
+                        upstream.sendall(data)
+                        forwarded_hello = True
+                    elif stall_from is None:
+                        stall_from = time.monotonic()
+        except (OSError, EOFError):
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return t
+
+
+def handshake_stalled(lab: Lab, out: Path) -> None:
+    """Python ssl client (TLS 1.2, verifying) -> a Python relay -> s_server. The relay passes the ClientHello
+    and the server's whole first flight, keeps the client's second flight (ClientKeyExchange,
+    ChangeCipherSpec, Finished) from the server, and closes (FIN) 3 s later. The client sees EOF in the
+    handshake and closes (Python's ssl sends no alert then): no alert, no RST. Captured on the client's
+    side only (the relay's port)."""
+    p, q = lab.next_port(), lab.next_port()
+    ctx = ssl.create_default_context(cafile=str(lab.certs.ca_file))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    with background(lab.s_server(q, "-tls1_2"), ready_port=("127.0.0.1", q)), tcpdump(out, [p]):
+        t = _stalling_relay(p, q, 3.0)
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", p), timeout=10) as raw, \
+                ctx.wrap_socket(raw, server_hostname="origin.test"):
+            pass
+        t.join(10)
+
+
+def alert_unexplained(lab: Lab, out: Path) -> None:
+    """A ClientHello built with tlsdoctor.probe.clienthello that carries the supported_groups extension
+    twice (RFC 8446 section 4.2 forbids duplicates), written by a Python socket to a real s_server: OpenSSL
+    refuses it with a fatal alert; the client then closes."""
+    from tlsdoctor.probe.clienthello import ClientHelloSpec, build
+    from tlsdoctor.tls.registry import ExtensionType
+
+    p = lab.next_port()
+    spec = ClientHelloSpec(server_name="origin.test",
+                           extra_extensions=((int(ExtensionType.SUPPORTED_GROUPS), b"\x00\x02\x00\x1d"),))
+    hello = build(spec)
+    with background(lab.s_server(p), ready_port=("127.0.0.1", p)), tcpdump(out, [p]), \
+            socket.create_connection(("127.0.0.1", p), timeout=5) as raw:
+        raw.sendall(hello)
+        with contextlib.suppress(OSError):
+            while raw.recv(65536):
+                pass
+
+
+# --- one large mixed capture -----------------------------------------------------------------------
+
+MIXED_LARGE_HEALTHY = 320
+
+
+def mixed_large(lab: Lab, out: Path) -> None:
+    """320 healthy handshakes and six failures from one client namespace to ten server addresses; see
+    MANIFEST.md. Clients: one `agents.py clients` process (a thread per connection, started 30 ms apart)."""
+    rsa_leaf = lab.certs.leaf("origin.test", from_root=True)
+    ec_leaf = lab.certs.leaf("ecdsa.test", rsa_key=False, from_root=True)
+    s12_leaf = lab.certs.leaf("s12.test", from_root=True)
+    s13_leaf = lab.certs.leaf("s13.test", rsa_key=False, from_root=True)
+    expired_leaf = lab.certs.leaf("expired.test", expired=True, from_root=True)
+    with Topology("mxl") as topo:
+        ip = {n: topo.add_address(topo.server, f"{topo.subnet}.{n}") for n in (10, 11, 12, 13, 20, 21, 22, 23)}
+        conf = nginx_prefix(lab.work / "nginx-mixed-large", f"""
+    access_log off;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets off;
+    ssl_session_cache off;
+    server {{
+        listen {ip[10]}:443 ssl default_server;
+        ssl_reject_handshake on;
+    }}
+    server {{
+        listen {ip[10]}:443 ssl;
+        server_name origin.test;
+        ssl_certificate {rsa_leaf.chain};
+        ssl_certificate_key {rsa_leaf.key};
+        location / {{ return 200 "ok\\n"; }}
+    }}
+    server {{
+        listen {ip[11]}:443 ssl;
+        server_name ecdsa.test;
+        ssl_certificate {ec_leaf.chain};
+        ssl_certificate_key {ec_leaf.key};
+        location / {{ return 200 "ok\\n"; }}
+    }}""")
+        ca = str(lab.certs.ca_file)
+        targets = [(10, "origin.test"), (11, "ecdsa.test"), (10, "origin.test"), (11, "ecdsa.test"),
+                   (12, "s12.test"), (13, "s13.test")]
+        plan: list[dict[str, object]] = []
+        for k in range(MIXED_LARGE_HEALTHY):
+            n, name = targets[k % len(targets)]
+            spec: dict[str, object] = {"connect": [ip[n], 443], "sni": name, "cafile": ca}
+            if n == 12 or (n in (10, 11) and k % 3 == 0):
+                spec["max_version"] = "1.2"
+            plan.append(spec)
+        failures: list[dict[str, object]] = [
+            {"connect": [ip[10], 443], "sni": None, "cafile": ca, "verify": False},  # alert 112
+            {"connect": [ip[20], 443], "sni": "expired.test", "cafile": ca, "max_version": "1.2"},  # alert 45
+            {"connect": [ip[21], 443], "sni": "origin.test", "cafile": ca, "max_version": "1.2"},  # alert 70
+            {"connect": [ip[22], 443], "sni": "origin.test", "cafile": ca},  # RST after ClientHello
+            {"connect": [ip[10], 443], "sni": None, "cafile": ca, "verify": False},  # alert 112
+            {"connect": [ip[23], 443], "sni": "origin.test", "cafile": ca},  # refused
+        ]
+        for pos, spec in zip((17, 71, 129, 188, 243, 301), failures, strict=True):
+            plan.insert(pos, spec)
+        for k, spec in enumerate(plan):
+            spec["delay"] = round(0.03 * k, 2)
+        plan_file = lab.work / "mixed-large-plan.json"
+        plan_file.write_text(json.dumps(plan))
+        sv = topo.server_ns
+
+        def s_srv(n: int, leaf: object, *extra: str) -> list[str]:
+            return [*S_SERVER, "-accept", f"{ip[n]}:443", "-cert", str(leaf.cert), "-key",  # type: ignore[attr-defined]
+                    str(leaf.key), *extra]  # type: ignore[attr-defined]
+
+        with nginx(conf, netns=sv, ready_port=(ip[10], 443)), \
+                background(s_srv(12, s12_leaf, "-www", "-no_ticket"), netns=sv, ready_port=(ip[12], 443)), \
+                background(s_srv(13, s13_leaf, "-www", "-no_ticket"), netns=sv, ready_port=(ip[13], 443)), \
+                background(s_srv(20, expired_leaf, "-tls1_2"), netns=sv, ready_port=(ip[20], 443)), \
+                background(s_srv(21, rsa_leaf, "-tls1_3"), netns=sv, ready_port=(ip[21], 443)), \
+                background([*AGENTS, "serve", "--mode", "reset", "--bind", ip[22], "--port", "443", "--linger", "40"],
+                           netns=sv, ready_port=(ip[22], 443)), \
+                tcpdump(out, interface=topo.client.iface, netns=topo.client_ns, bpf="tcp"):
+            done = run([*AGENTS, "clients", str(plan_file)], netns=topo.client_ns, timeout=60)
+            (lab.work / "mixed-large-results.json").write_bytes(done.stdout)
+
+
 SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
     f.__name__: f for f in (
         tls13_ok, tls12_ok, tls13_hrr, tls12_client_cert_required, tls13_client_cert_required, version_mismatch,
@@ -506,10 +979,16 @@ SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
         tcp_connect_refused, tcp_connect_timeout, port_reuse, multi_segment_clienthello, ipv6_tls13, linux_sll,
         linux_sll2, nanosecond_pcap, pcapng_dumpcap, mixed_small, sni_required_nginx, not_tls_http,
         nginx_upstream_no_sni, vlan_8021q,
+        sni_not_hostname, seed000_cdn_upstream, seed001_expired_upstream, seed002_upstream_hostname_no_sni,
+        certificate_name_mismatch_tls13, certificate_name_mismatch_tls12, certificate_chain_incomplete,
+        expired_cert_tls13, no_shared_group, server_internal_error, handshake_stalled, alert_unexplained,
+        mixed_large,
     )
 }
 # Scenarios that build network namespaces (the others use loopback only).
-NAMESPACED = frozenset({"tcp_connect_timeout", "mixed_small", "nginx_upstream_no_sni", "vlan_8021q"})
+NAMESPACED = frozenset({"tcp_connect_timeout", "mixed_small", "nginx_upstream_no_sni", "vlan_8021q",
+                        "sni_not_hostname", "seed000_cdn_upstream", "seed001_expired_upstream",
+                        "seed002_upstream_hostname_no_sni", "mixed_large"})
 
 
 def make(outdir: Path, names: list[str] | None = None, *, base_port: int = BASE_PORT) -> list[Path]:
