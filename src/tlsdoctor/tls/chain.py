@@ -588,6 +588,12 @@ def _untrusted_problems(path: _Path, chain: Sequence[CertificateFacts], parsed: 
     if any(p is None for p in parsed[1:]):
         return []  # an unparseable certificate may be the missing issuer: not blamed on the server (a note says so)
     aki = _authority_key_id(parsed[last])
+    if last > 0 and facts.is_ca:
+        # The server sent its intermediate(s); what is missing is the root, which servers do not send
+        # (RFC 8446 section 4.4.2: it "MAY be omitted"): the client does not trust that root.
+        return [ChainProblem(CERTIFICATE_UNTRUSTED, last, (
+            f"the chain reaches the intermediate {facts.subject}, whose issuer {facts.issuer}{aki} is not in "
+            f"{store}: a private or unknown root CA"))]
     return [ChainProblem(CERTIFICATE_CHAIN_INCOMPLETE, last, (
         f"the issuer {facts.issuer} of {what} was not sent and is not in {store}{aki}: an intermediate the "
         "server should send after its certificate, or a root this store does not trust"))]
