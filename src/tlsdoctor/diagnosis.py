@@ -44,8 +44,13 @@ class _Capture:
 
 
 class Diagnosis:
-    def __init__(self, *, correlate_all: bool) -> None:
+    def __init__(self, *, correlate_all: bool, verify_failed_servers: frozenset[str] = frozenset()) -> None:
         self.correlate_all = correlate_all
+        # Servers for which nginx's error log reports a certificate verify error: nginx completes the
+        # handshake (its verify callback accepts all), checks the result, then closes at once (seed 001).
+        # Such a connection looks completed in the capture; the log says it failed.
+        self.verify_failed_servers = verify_failed_servers
+        self.failed_by_log: set[tuple[str, int]] = set()
         self.captures: list[_Capture] = []
         # server ip:port -> [completed with SNI, completed without SNI]: the by-hand control (s_client with
         # and without -servername) that the capture itself may hold.
@@ -91,6 +96,9 @@ class Diagnosis:
             if rec.handshake_stage == "mid_stream":
                 cap.not_judged += 1
             failed = rec.failed
+            if not failed and self.verify_failed_servers and _refused_after_verify(rec, self.verify_failed_servers):
+                failed = True
+                self.failed_by_log.add((capture, rec.tcp_stream))
             if failed:
                 cap.failed += 1
             elif rec.handshake_completed:
@@ -128,6 +136,10 @@ class Diagnosis:
             all_notes_pre = []
         matched: list[tuple[Conversation, Match]] = []
         observations: list[Finding] = []
+        if self.failed_by_log:
+            conversations = [Conversation(c.views, c.weak_match, failed_by_log=True)
+                             if any((v.capture, v.record.tcp_stream) in self.failed_by_log for v in c.views) else c
+                             for c in conversations]
         for conv in conversations:
             if conv.failed:
                 matched.append((conv, classify(conv, ctx, all_anomalies)))
@@ -165,6 +177,16 @@ class Diagnosis:
         exemplars = {k: r for k, r in self.exemplars.items() if k in failing_servers}
         return Report(tuple(inputs), overview, tuple(list(found) + list(log_findings)), tuple(all_anomalies),
                       tuple(all_notes), tuple(observations), records=cited, exemplars=exemplars)
+
+
+VERIFY_CLOSE_NS = 5_000_000_000
+"""A connection that nginx closed within this time of its first packet, after a completed handshake, to a
+server its log reports a verify error for, is the one that log line is about."""
+
+
+def _refused_after_verify(rec: ConnectionRecord, servers: frozenset[str]) -> bool:
+    return (rec.handshake_completed and str(rec.server) in servers and rec.end_sender == "client"
+            and rec.last_ts_ns - rec.first_ts_ns <= VERIFY_CLOSE_NS)
 
 
 def _client_side_votes(a: ConnectionRecord, b: ConnectionRecord) -> int:

@@ -79,7 +79,10 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
 
     captures = by_kind.get(InputKind.CAPTURE, [])
     labelled = any(os.path.abspath(f.path) in vantage_of for f in captures)
-    diagnosis = Diagnosis(correlate_all=len(captures) > 1)
+    verify_failed = frozenset(ln.upstream_address for ln in ev.error_lines if ln.upstream_address is not None
+                              and any(c.startswith("certificate_") for c in ln.causes)
+                              and ln.rule.startswith("upstream_cert"))
+    diagnosis = Diagnosis(correlate_all=len(captures) > 1, verify_failed_servers=verify_failed)
     for f in captures:
         label = vantage_of.get(os.path.abspath(f.path))
         _read_capture(f, names[f.path], label, diagnosis, ev, progress)
@@ -180,7 +183,7 @@ def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> 
                 prefix = loc.location[3:]
             ev.config.append(ConfigFact(
                 source=os.path.basename(ref.file) if ref.file else name, line=ref.line,
-                text=f"{ref.text} ({where})", upstream_addresses=addresses, sni_sent=target.sni,
+                text=ref.text, upstream_addresses=addresses, sni_sent=target.sni,
                 sni_kind=target.sni_kind.value, real_host=choice.name, fix=fix.text,
                 group=target.upstream.name if target.upstream else None, location=where, patch=patch,
                 location_path=prefix))

@@ -30,6 +30,9 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     a = rec.alert
     if a is None:
         return None
+    peer_fin = rec.frames.get("fin_server" if a.sender == "client" else "fin_client")
+    if peer_fin is not None and peer_fin < a.frame:
+        return None  # an alert in answer to the peer's close (EOF mid-handshake) is a consequence, not the cause
     evidence = [e for e in (client_hello_evidence(v), alert_evidence(v, a)) if e is not None]
     evidence.extend(log_evidence(ctx.log_lines_for(str(rec.server)), 2))
     notes: tuple[str, ...] = ()

@@ -59,6 +59,7 @@ class Conversation:
 
     views: tuple[View, ...]
     weak_match: bool = False  # views joined by SNI and timing only (a TLS-terminating box), not by random/tuple
+    failed_by_log: bool = False  # completed in the capture, but a log says the client refused it after (seed 001)
 
     @property
     def primary(self) -> View:
@@ -76,7 +77,7 @@ class Conversation:
 
     @property
     def failed(self) -> bool:
-        return any(v.record.failed for v in self.views)
+        return self.failed_by_log or any(v.record.failed for v in self.views)
 
 
 @dataclass(frozen=True, slots=True)

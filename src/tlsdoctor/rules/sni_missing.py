@@ -87,5 +87,6 @@ def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Findin
                      "the server refused each right away, before any ServerHello. Servers that host several "
                      "names (CDNs, nginx with ssl_reject_handshake) choose the certificate by SNI and refuse a "
                      "ClientHello without it."),
-        fix=fix, patch=cfg.patch if cfg is not None else "")
+        fix=fix, patch=cfg.patch if cfg is not None else "",
+        notes=(f"nginx sends these ClientHellos from {cfg.location} ({cfg.source}:{cfg.line}).",) if cfg else ())
 

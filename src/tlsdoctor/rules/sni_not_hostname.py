@@ -87,5 +87,6 @@ def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Findin
         explanation=(f"The ClientHello(s) to {listing(servers)} named {listing(names)} in server_name, which is "
                      "not a host name the server knows (an upstream group's name, an address, a bare word), "
                      "and the server refused them. The server picks its certificate by that name."),
-        fix=fix, patch=cfg.patch if cfg is not None else "")
+        fix=fix, patch=cfg.patch if cfg is not None else "",
+        notes=(f"nginx sends these ClientHellos from {cfg.location} ({cfg.source}:{cfg.line}).",) if cfg else ())
 
