@@ -183,3 +183,17 @@ def test_a_log_alone_yields_findings_tied_to_the_configs_locations() -> None:
     nosni = seen["/nosni"]
     assert "proxy_ssl_server_name on;" in nosni["fix"] and "proxy_ssl_name" in nosni["fix"]
     assert "patch" not in nosni
+
+
+def test_seed_001_alert_80_with_the_expired_certificate_given_as_evidence() -> None:
+    # Seed 001's evidence: the upstream fails with alert 80, and the engineer pulled its certificate with
+    # openssl s_client | openssl x509: given as a PEM file, expired at the capture's time.
+    report = report_to_json(investigate([str(CAPTURES / "server_internal_error.pcap"),
+                                         str(TESTS / "fixtures" / "certs" / "expired.chain.pem")]))
+    [finding] = report["findings"]
+    assert finding["cause"] == "certificate_expired" and finding["confidence"] == "likely"
+    assert any(e["source"] == "expired.chain.pem" and "notAfter" in e["text"] for e in finding["evidence"])
+    assert any("before the capture" in n for n in finding["notes"])
+    # Without the certificate the same capture is the server's own failure.
+    alone = report_to_json(investigate([str(CAPTURES / "server_internal_error.pcap")]))
+    assert [f["cause"] for f in alone["findings"]] == ["server_internal_error"]
