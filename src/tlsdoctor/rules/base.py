@@ -144,7 +144,18 @@ class Context:
                 return None  # several locations send there and the request matches none: do not guess
             return by_address[0]
         by_name = [c for c in self.config if any(not is_ip_literal(a.rsplit(":", 1)[0]) for a in c.upstream_addresses)]
-        return by_name[0] if len(by_name) == 1 else None
+        if path is not None and len(by_name) > 1:
+            prefixed = [c for c in by_name if c.location_path is not None and path.startswith(c.location_path)]
+            if prefixed:
+                return max(prefixed, key=lambda c: len(c.location_path or ""))
+        if len(by_name) == 1:
+            return by_name[0]
+        # The error log says which request (hence which location) each upstream address served.
+        if path is None:
+            for ln in self.error_log:
+                if ln.upstream_address == server and ln.request_path is not None:
+                    return self.config_for(server, ln.request_path)
+        return None
 
     def log_lines_for(self, server: str, causes: Sequence[str] = ()) -> tuple[LogLine, ...]:
         """Error-log lines about this upstream address (and, when given, pointing to one of ``causes``)."""

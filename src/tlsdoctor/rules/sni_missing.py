@@ -58,9 +58,6 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
         confidence = Confidence.CERTAIN
         evidence.append(Evidence(cfg.source, cfg.text, line=cfg.line))
     evidence.extend(log_evidence(lines, 2))
-    if confidence is not Confidence.CERTAIN:
-        notes.append(f"Confirm with: openssl s_client -connect {server} -servername <name> (works) and without "
-                     "-servername (fails), or run tlsdoctor probe.")
     outcome_text = {"alert": f"alert {code} from server", "rst": "RST from server after the ClientHello",
                     "fin": "server closed right after the ClientHello"}[how]
     # One root cause per sender of SNI-less hellos: the client (or one nginx location), whatever the servers.
@@ -73,6 +70,12 @@ def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Findin
     cfg = None
     for s in servers:
         cfg = cfg or ctx.config_for(s)
+    notes: list[str] = []
+    if cfg is not None:
+        notes.append(f"nginx sends these ClientHellos from {cfg.location} ({cfg.source}:{cfg.line}).")
+    if any(m.confidence is not Confidence.CERTAIN for _, m in matches):
+        notes.append(f"Confirm with: openssl s_client -connect {servers[0]} -servername <name> (works) and without "
+                     "-servername (fails), or run tlsdoctor probe.")
     if cfg is not None:
         fix = cfg.fix
         who = "nginx sends no SNI to its upstream"
@@ -87,6 +90,5 @@ def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Findin
                      "the server refused each right away, before any ServerHello. Servers that host several "
                      "names (CDNs, nginx with ssl_reject_handshake) choose the certificate by SNI and refuse a "
                      "ClientHello without it."),
-        fix=fix, patch=cfg.patch if cfg is not None else "",
-        notes=(f"nginx sends these ClientHellos from {cfg.location} ({cfg.source}:{cfg.line}).",) if cfg else ())
+        fix=fix, patch=cfg.patch if cfg is not None else "", notes=tuple(notes))
 
