@@ -197,3 +197,22 @@ def test_seed_001_alert_80_with_the_expired_certificate_given_as_evidence() -> N
     # Without the certificate the same capture is the server's own failure.
     alone = report_to_json(investigate([str(CAPTURES / "server_internal_error.pcap")]))
     assert [f["cause"] for f in alone["findings"]] == ["server_internal_error"]
+
+
+def test_the_python_api_has_the_clis_words() -> None:
+    import tlsdoctor
+    import tlsdoctor.probe.matrix  # rebinds tlsdoctor.probe to the package, which must still be callable
+
+    report = tlsdoctor.diagnose([str(CAPTURES / "version_mismatch.pcap")])
+    assert [f.cause for f in report.findings] == ["protocol_version_mismatch"]
+    assert report.findings[0].connections[0].tcp_stream == 0
+    records = sorted(tlsdoctor.connections(str(CAPTURES / "mixed_small.pcap")), key=lambda r: r.tcp_stream)
+    assert len(records) == 36 and sum(r.failed for r in records) == 6
+    assert callable(tlsdoctor.probe)
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on: the probe's verdict is a refusal
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    verdict = tlsdoctor.probe("127.0.0.1", port, timeout=3)
+    assert [f.cause for f in verdict.findings] == ["tcp_connect_refused"]
