@@ -158,7 +158,10 @@ def match_cause(cause: str, conv: Conversation, ctx: Context) -> Match | None:
     j = judge(conv, ctx)
     if j is None or j.cause != cause:
         return None
-    return Match(cause, j.confidence, outcome(conv.record), j.evidence, key=_issuer_key(conv),
+    text = outcome(conv.record)
+    if conv.failed_by_log:
+        text = f"handshake completed, then the client dropped it ({text}): its log reports a verify error"
+    return Match(cause, j.confidence, text, j.evidence, key=_issuer_key(conv),
                  notes=(j.detail[:1].upper() + j.detail[1:] + ".",))
 
 
