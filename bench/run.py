@@ -244,7 +244,10 @@ def main() -> None:
         path, summary = ensure_capture(size, args.profile, args.seed)
         made.append(path)
         runs = {"`tlsdoctor connections F --json`": [*tlsdoctor_cmd(), "connections", str(path), "--json"]}
-        runs["`tlsdoctor diagnose F --json`"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json", "--no-progress"]
+        runs["`tlsdoctor diagnose F --json --jobs 1`"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
+                                                         "--no-progress", "--jobs", "1"]
+        runs["`tlsdoctor diagnose F --json` (all cores)"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
+                                                             "--no-progress"]
         if not args.no_table:
             runs["`tlsdoctor connections F` (table)"] = [*tlsdoctor_cmd(), "connections", str(path)]
         runs["tshark, the issue's command"] = tshark_cmd(path)
@@ -280,10 +283,12 @@ def main() -> None:
     costs = []
     for size in sizes:
         by_name = {name: m for s_, _sum, name, m, _r in rows if s_ == size}
-        d, c = by_name.get("`tlsdoctor diagnose F --json`"), by_name.get("`tlsdoctor connections F --json`")
+        d, c = by_name.get("`tlsdoctor diagnose F --json --jobs 1`"), by_name.get("`tlsdoctor connections F --json`")
+        p = by_name.get("`tlsdoctor diagnose F --json` (all cores)")
         if d is not None and c is not None:
             costs.append(f"{size}: diagnose {d.wall:.1f} s = {d.wall / c.wall:.2f}x connections --json "
-                         f"({d.cpu / c.cpu:.2f}x CPU), peak RSS {d.peak_rss / 2**20:,.0f} MiB")
+                         f"({d.cpu / c.cpu:.2f}x CPU), peak RSS {d.peak_rss / 2**20:,.0f} MiB"
+                         + (f"; on all cores {p.wall:.1f} s ({d.wall / p.wall:.2f}x faster)" if p else ""))
     text_costs = ("diagnose against connections (issue 4: at most 1.3x): " + "; ".join(costs) + ".\n\n"
                   if costs else "")
     text = (f"Run of {started} on {platform.node()}: {about}. One run per command; 1-minute load average "

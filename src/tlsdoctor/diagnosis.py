@@ -11,7 +11,7 @@ per connection across vantage points.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tlsdoctor.connection import ConnectionRecord
@@ -51,6 +51,7 @@ class Diagnosis:
         # Such a connection looks completed in the capture; the log says it failed.
         self.verify_failed_servers = verify_failed_servers
         self.failed_by_log: set[tuple[str, int]] = set()
+        self._merging: _Capture | None = None
         self.captures: list[_Capture] = []
         # server ip:port -> [completed with SNI, completed without SNI]: the by-hand control (s_client with
         # and without -servername) that the capture itself may hold.
@@ -78,6 +79,39 @@ class Diagnosis:
         near.vantage, far.vantage = "client", "server"
         return (f"{near.name} was taken nearer the client and {far.name} nearer the server (by the TTLs of the "
                 "connections both show); say otherwise with --vantage.")
+
+    def merge(self, other: Diagnosis, renumber: Callable[[ConnectionRecord], ConnectionRecord]) -> None:
+        """Add one shard's state (``parallel``): its single capture joins the capture being merged, its
+        records renumbered to the whole capture's tcp.stream numbers."""
+        oc = other.captures[0]
+        if self._merging is None:
+            self._merging = _Capture(oc.name, oc.vantage)
+        cap = self._merging
+        mapping: dict[int, int] = {}
+        for rec in oc.kept:
+            new = renumber(rec)
+            mapping[rec.tcp_stream] = new.tcp_stream
+            cap.kept.append(new)
+        cap.connections += oc.connections
+        cap.tls += oc.tls
+        cap.completed += oc.completed
+        cap.failed += oc.failed
+        cap.not_judged += oc.not_judged
+        for server, (with_sni, without) in other.completed_by_server.items():
+            slot = self.completed_by_server.setdefault(server, [0, 0])
+            slot[0] += with_sni
+            slot[1] += without
+        for server, rec in other.exemplars.items():
+            if server not in self.exemplars and len(self.exemplars) < MAX_EXEMPLARS:
+                self.exemplars[server] = renumber(rec)
+        self.failed_by_log.update((c, mapping[s]) for c, s in other.failed_by_log if s in mapping)
+        self.anomalies.extend(other.anomalies)
+
+    def finish_merge(self, name: str) -> None:
+        if self._merging is None:
+            self._merging = _Capture(name, None)
+        self.captures.append(self._merging)
+        self._merging = None
 
     def servers_seen(self) -> set[str]:
         """ip:port of every server a kept record talks to, plus the servers of completed handshakes."""

@@ -21,6 +21,7 @@ from tlsdoctor.evidence.intake import InputKind, Sniffed, display_names, gather
 from tlsdoctor.evidence.nginx_logs import AccessLogFormat
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.logfindings import log_only_findings
+from tlsdoctor.parallel import default_jobs
 from tlsdoctor.report.model import Input, Report
 from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 from tlsdoctor.tls.certificates import CertificateFacts
@@ -46,8 +47,9 @@ class _Evidence:
 
 
 def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = None, ca_bundle: str | None = None,
-                progress: Progress | None = None) -> Report:
-    """Diagnose the evidence in ``paths`` (files and folders, any mix) and ``vantages`` (label -> capture)."""
+                progress: Progress | None = None, jobs: int | None = None) -> Report:
+    """Diagnose the evidence in ``paths`` (files and folders, any mix) and ``vantages`` (label -> capture).
+    ``jobs``: worker processes for a single large capture (default: the cores, from 64 MB up)."""
     started = time.monotonic()
     vantage_of = {os.path.abspath(p): label for label, p in (vantages or {}).items()}
     files, problems = gather([*paths, *[p for p in (vantages or {}).values() if p not in paths]])
@@ -85,7 +87,12 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
     diagnosis = Diagnosis(correlate_all=len(captures) > 1, verify_failed_servers=verify_failed)
     for f in captures:
         label = vantage_of.get(os.path.abspath(f.path))
-        _read_capture(f, names[f.path], label, diagnosis, ev, progress)
+        size = os.path.getsize(f.path) if f.path != "-" and os.path.isfile(f.path) else 0
+        n = (jobs if jobs is not None else default_jobs(size)) if len(captures) == 1 and f.path != "-" else 1
+        if n > 1:
+            _read_capture_sharded(f, names[f.path], label, n, diagnosis, ev, verify_failed)
+        else:
+            _read_capture(f, names[f.path], label, diagnosis, ev, progress)
     if len(captures) > 1 and not labelled:
         ev.notes.append("Several captures without --vantage labels: a connection that two of them show (same "
                         "ClientHello random, or same 4-tuple and time) is counted once; label them --vantage "
@@ -145,6 +152,20 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
     except CaptureError as exc:
         ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
+
+
+def _read_capture_sharded(f: Sniffed, name: str, vantage: str | None, jobs: int, diagnosis: Diagnosis,
+                          ev: _Evidence, verify_failed: frozenset[str]) -> None:
+    from tlsdoctor.parallel import analyze_sharded
+
+    try:
+        anomalies, frames, fmt = analyze_sharded(f.path, name, jobs, diagnosis, verify_failed)
+    except CaptureError as exc:
+        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
+        ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
+        return
+    ev.anomalies.extend(anomalies)
+    ev.inputs.append(Input(name, InputKind.CAPTURE, vantage, detail=f"{fmt}, {frames} frames, {jobs} workers"))
 
 
 def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> None:

@@ -216,3 +216,16 @@ def test_the_python_api_has_the_clis_words() -> None:
         port = s.getsockname()[1]
     verdict = tlsdoctor.probe("127.0.0.1", port, timeout=3)
     assert [f.cause for f in verdict.findings] == ["tcp_connect_refused"]
+
+
+def test_flow_sharded_workers_give_the_same_report() -> None:
+    # One capture analysed by 3 worker processes (each a third of the flows, tcp.stream renumbered over
+    # the whole capture) must give exactly the report of one process.
+    path = str(CAPTURES / "mixed_large.pcap")
+    one = report_to_json(investigate([path], jobs=1))
+    three = report_to_json(investigate([path], jobs=3))
+    assert three["inputs"][0]["detail"].endswith("3 workers")
+    one.pop("inputs")
+    three.pop("inputs")
+    assert one == three
+    assert one["overview"]["handshakes_failed"] == 6

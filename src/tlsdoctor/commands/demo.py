@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("tlsdoctor: no sample evidence in this installation\n")
         return 2
     sys.stderr.write(f"tlsdoctor demo: tlsdoctor diagnose on {len(paths)} bundled evidence file(s)\n")
-    ns = argparse.Namespace(evidence=paths, vantage=[], ca_bundle=None, json=args.json, no_progress=True)
+    ns = argparse.Namespace(evidence=paths, vantage=[], ca_bundle=None, json=args.json, no_progress=True, jobs=None)
     status = diagnose.run(ns)
     # The demo's samples are meant to fail: finding their failures is the demo working.
     return 0 if status in (0, 1) else status

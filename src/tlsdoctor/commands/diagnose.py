@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the system store)")
     parser.add_argument("--json", action="store_true", help="the report as JSON (schema tlsdoctor.report/1)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for one large capture "
+                        "(default: every core, for captures from 64 MB; 1 = no workers)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +44,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("tlsdoctor diagnose: give at least one capture, log, configuration or folder\n")
         return 2
     with _progress(enabled=not args.no_progress and sys.stderr.isatty()) as progress:
-        report = investigate(args.evidence, vantages=vantages, ca_bundle=args.ca_bundle, progress=progress)
+        if args.jobs is not None and args.jobs < 1:
+            sys.stderr.write("tlsdoctor diagnose: --jobs wants a number of workers, 1 or more\n")
+            return 2
+        report = investigate(args.evidence, vantages=vantages, ca_bundle=args.ca_bundle, progress=progress,
+                             jobs=args.jobs)
     if args.json:
         sys.stdout.write(json.dumps(report_to_json(report), indent=2, ensure_ascii=False) + "\n")
     else:

@@ -1,0 +1,123 @@
+"""One capture over several cores: flow-sharded workers, merged into one ``Diagnosis``.
+
+Theory of operation. Every worker process opens the same capture and reads every frame, but analyses
+only the TCP connections whose flow falls in its shard (a hash of the 4-tuple taken in the same order
+for both directions, so a connection and its reused ports stay in one shard). Reading and hashing
+all frames is cheap next to the TCP and TLS work, which is split. Frames that are not TCP over IP
+(and so carry no connection) go to shard 0, which also reports the capture's own anomalies.
+
+Each worker feeds its records to its own ``Diagnosis`` (which keeps only the failing ones) and sends
+back that state plus the first frame number of every connection it saw. Wireshark numbers tcp.stream
+in order of each connection's first packet over the whole capture; a worker numbers only its own, so
+the parent renumbers: a connection's global number is the rank of its first frame among all
+connections' first frames. Only ``diagnose`` of a single capture runs sharded (several captures need
+every record for matching vantage points, which is the wrong trade across processes).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from tlsdoctor.capture import FrameTuple, open_capture
+from tlsdoctor.connection import ConnectionRecord
+from tlsdoctor.diagnosis import Diagnosis
+from tlsdoctor.engine import CaptureAnalyzer
+from tlsdoctor.findings import Anomaly
+from tlsdoctor.net.decode import decode_ip
+
+MIN_SHARDED_BYTES = 64 * 1024 * 1024
+"""Below this size one process is as fast (the workers' start-up and the merge cost more than they save)."""
+MAX_JOBS = 8
+
+
+def default_jobs(size: int) -> int:
+    if size < MIN_SHARDED_BYTES:
+        return 1
+    return max(1, min(MAX_JOBS, os.cpu_count() or 1))
+
+
+def _flow_shard(linktype: int, buf: object, off: int, caplen: int, jobs: int) -> int:
+    """The shard of a frame's TCP connection (0 for anything that is not TCP over IP)."""
+    b = buf  # bytes or mmap
+    if (linktype == 1 and caplen >= 54 and b[off + 12] == 8 and b[off + 13] == 0  # type: ignore[index]
+            and b[off + 14] == 0x45 and b[off + 23] == 6):  # type: ignore[index]
+        a = bytes(b[off + 26: off + 30]) + bytes(b[off + 34: off + 36])  # type: ignore[index]
+        z = bytes(b[off + 30: off + 34]) + bytes(b[off + 36: off + 38])  # type: ignore[index]
+    else:
+        d = decode_ip(linktype, b, off, caplen)  # type: ignore[arg-type]
+        if isinstance(d, str):
+            return 0
+        _ver, src, dst, _ttl, _ipid, l4, l4_end, _smac, _dmac = d
+        if l4 + 4 > min(l4_end, off + caplen):
+            return 0
+        a = src + bytes(b[l4: l4 + 2])  # type: ignore[index]
+        z = dst + bytes(b[l4 + 2: l4 + 4])  # type: ignore[index]
+    key = a + z if a <= z else z + a
+    return hash(key) % jobs
+
+
+def _my_frames(frames: Iterator[FrameTuple], shard: int, jobs: int) -> Iterator[FrameTuple]:
+    for frame in frames:
+        _n, _ts, linktype, buf, off, caplen, _orig = frame
+        if _flow_shard(linktype, buf, off, caplen, jobs) == shard:
+            yield frame
+
+
+@dataclass(slots=True)
+class ShardResult:
+    shard: int
+    first_frames: array[int]  # first frame of every connection of this shard
+    diagnosis: Diagnosis
+    anomalies: list[Anomaly] = field(default_factory=list)
+    frames: int = 0
+    format: str = ""
+
+
+def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
+    path, name, shard, jobs, verify_failed = args
+    diagnosis = Diagnosis(correlate_all=False, verify_failed_servers=verify_failed)
+    firsts: array[int] = array("q")
+    anomalies: list[Anomaly] = []
+    with open_capture(path) as source:
+        analyzer = CaptureAnalyzer(name)
+
+        def records() -> Iterator[ConnectionRecord]:
+            for rec in analyzer.analyze(_my_frames(source.frames(), shard, jobs)):
+                firsts.append(rec.frames.get("first", 0))
+                yield rec
+
+        diagnosis.add(name, None, records())
+        if shard == 0:
+            anomalies.extend(Anomaly(a.kind, name, a.detail, frame=a.frame) for a in source.anomalies)
+        anomalies.extend(Anomaly("engine", name, t) for t in analyzer.anomalies)
+        frames, fmt = analyzer.stats.frames, source.format
+    return ShardResult(shard, firsts, diagnosis, anomalies, frames, fmt)
+
+
+def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis,
+                    verify_failed: frozenset[str] = frozenset()) -> tuple[list[Anomaly], int, str]:
+    """Analyse one capture in ``jobs`` processes and merge the result into ``into`` as one capture.
+    Returns the anomalies, the number of frames and the capture's format."""
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs) as pool:
+        results = pool.map(_run_shard, [(path, name, s, jobs, verify_failed) for s in range(jobs)])
+    all_firsts = sorted(f for r in results for f in r.first_frames)
+
+    def renumber(rec: ConnectionRecord) -> ConnectionRecord:
+        return replace(rec, tcp_stream=bisect_left(all_firsts, rec.frames.get("first", 0)))
+
+    anomalies: list[Anomaly] = []
+    frames = 0
+    fmt = ""
+    for r in results:
+        into.merge(r.diagnosis, renumber)
+        anomalies.extend(r.anomalies)
+        frames = max(frames, r.frames)
+        fmt = fmt or r.format
+    into.finish_merge(name)
+    return anomalies, frames, fmt
