@@ -117,6 +117,7 @@ class Alert:
     level: int | None
     frame: int
     encrypted: bool = False
+    decrypted: bool = False  # read from an encrypted record with the key log's secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,7 @@ class TLSFacts:
     encrypted_records_server: tuple[int, ...] = ()
     not_tls: tuple[str, str, bytes] | None = None  # (sender, guess, first bytes) when a peer did not speak TLS
     ja4: str | None = None
+    decryption: str | None = None  # with a key log: "decrypted", or why not ("no keys for this client random")
 
 
 @dataclass(frozen=True, slots=True)

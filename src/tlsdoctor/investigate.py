@@ -25,6 +25,7 @@ from tlsdoctor.parallel import default_jobs
 from tlsdoctor.report.model import Input, Report
 from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 from tlsdoctor.tls.certificates import CertificateFacts
+from tlsdoctor.tls.keylog import KeyLog
 
 Progress = Callable[[str, int, int], None]
 """progress(capture name, bytes read, total bytes) — called now and then while a capture is read."""
@@ -43,6 +44,8 @@ class _Evidence:
     notes: list[str] = field(default_factory=list)
     inputs: list[Input] = field(default_factory=list)
     error_lines: list[LogLine] = field(default_factory=list)
+    keylog: KeyLog | None = None
+    decrypted: int = 0
     access_lines: list[LogLine] = field(default_factory=list)
 
 
@@ -77,7 +80,7 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
     for f in by_kind.get(InputKind.NGINX_ACCESS_LOG, []):
         _read_access_log(f, names[f.path], ev, formats)
     for f in by_kind.get(InputKind.KEYLOG, []):
-        ev.inputs.append(Input(names[f.path], InputKind.KEYLOG, detail=f.detail))
+        _read_keylog(f, names[f.path], ev)
 
     captures = by_kind.get(InputKind.CAPTURE, [])
     labelled = any(os.path.abspath(f.path) in vantage_of for f in captures)
@@ -93,12 +96,22 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
             _read_capture_sharded(f, names[f.path], label, n, diagnosis, ev, verify_failed)
         else:
             _read_capture(f, names[f.path], label, diagnosis, ev, progress)
+        if ev.keylog is not None and diagnosis.captures and diagnosis.captures[-1].name == names[f.path]:
+            _decrypt(f.path, diagnosis, ev)
     if len(captures) > 1 and not labelled:
         ev.notes.append("Several captures without --vantage labels: a connection that two of them show (same "
                         "ClientHello random, or same 4-tuple and time) is counted once; label them --vantage "
                         "client=FILE --vantage server=FILE to compare what each end saw.")
     if not captures:
         ev.notes.append("No capture among the evidence: findings come from the logs and configuration alone.")
+    if ev.keylog is not None and captures:
+        ev.notes.append(f"Key log: {len(ev.keylog)} client random(s); {ev.decrypted} failing TLS 1.3 handshake(s) "
+                        "decrypted with it (their encrypted certificates, requests and alerts are read, not "
+                        "inferred).")
+    elif captures:
+        ev.notes.append("No key log given: encrypted TLS 1.3 alerts are inferred from record sizes and timing, "
+                        "with less confidence; an SSLKEYLOGFILE (SSLKEYLOGFILE=/path curl ..., or the server's) "
+                        "would let tlsdoctor read them.")
 
     from tlsdoctor.tls.trust import load_trust_store
 
@@ -152,6 +165,42 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
     except CaptureError as exc:
         ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
+
+
+def _read_keylog(f: Sniffed, name: str, ev: _Evidence) -> None:
+    from tlsdoctor.tls.keylog import parse_keylog
+
+    try:
+        with open(f.path, "rb") as fh:
+            keylog = parse_keylog(fh)
+    except OSError as exc:
+        ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, detail=f"unreadable: {exc.strerror or exc}"))
+        return
+    for line, why in keylog.anomalies:
+        ev.anomalies.append(Anomaly("keylog", name, why, line=line))
+    if ev.keylog is None:
+        ev.keylog = keylog
+    else:  # several key logs: one set of secrets
+        merged = dict(ev.keylog.secrets)
+        for random, labels in keylog.secrets.items():
+            merged.setdefault(random, {}).update(labels)
+        ev.keylog = KeyLog(merged, ev.keylog.anomalies + keylog.anomalies, ev.keylog.lines + keylog.lines)
+    ev.inputs.append(Input(name, InputKind.KEYLOG, detail=f"{len(keylog)} client random(s), {keylog.lines} lines"))
+
+
+def _decrypt(path: str, diagnosis: Diagnosis, ev: _Evidence) -> None:
+    """Put what the key log reveals on the kept (failing) records of the capture just read."""
+    from tlsdoctor.decryption import decrypt_records, mark_without_keys
+
+    assert ev.keylog is not None
+    cap = diagnosis.captures[-1]
+    try:
+        done = decrypt_records(path, cap.kept, ev.keylog)
+    except CaptureError as exc:
+        ev.anomalies.append(Anomaly("decryption", cap.name, f"the second pass for decryption failed: {exc}"))
+        return
+    ev.decrypted += len(done)
+    cap.kept = [done.get(r.tcp_stream) or mark_without_keys(r, ev.keylog) for r in cap.kept]
 
 
 def _read_capture_sharded(f: Sniffed, name: str, vantage: str | None, jobs: int, diagnosis: Diagnosis,

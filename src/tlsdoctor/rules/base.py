@@ -216,6 +216,9 @@ def alert_evidence(view: View, alert: Alert, text: str | None = None) -> Evidenc
                         display_filter=f"tcp.stream == {rec.tcp_stream} && frame.number == {alert.frame}")
     level = "fatal" if alert.level == 2 else "warning" if alert.level == 1 else "level ?"
     what = text or f"{level} alert {alert.code} {alert.name} from the {alert.sender}"
+    if alert.decrypted:
+        what += (" (decrypted with the key log: in Wireshark, give it as the TLS (Pre)-Master-Secret log "
+                 "filename to see it)")
     return Evidence(view.capture, what, frame=alert.frame,
                     display_filter=frame_filter(rec, alert.frame, f"tls.alert_message.desc == {alert.code}"))
 

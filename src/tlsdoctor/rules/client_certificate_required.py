@@ -19,6 +19,7 @@ from tlsdoctor.rules.base import (
     Match,
     alert_evidence,
     assemble,
+    frame_filter,
     listing,
     log_evidence,
     outcome,
@@ -41,8 +42,9 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     if rec.tls.certificate_request is not None and cr_frame is not None and not a.encrypted \
             and a.code in REJECTION_ALERTS and a.frame > cr_frame:
         confidence = Confidence.CERTAIN
-        evidence.append(Evidence(v.capture, "the server's CertificateRequest", frame=cr_frame,
-                                 display_filter=f"tcp.stream == {rec.tcp_stream} && tls.handshake.type == 13"))
+        how = " (decrypted with the key log)" if rec.tls.decryption == "decrypted" else ""
+        evidence.append(Evidence(v.capture, f"the server's CertificateRequest{how}", frame=cr_frame,
+                                 display_filter=frame_filter(rec, cr_frame, "tls.handshake.type == 13")))
         certs = rec.tls.client_certificates
         sent = "an empty Certificate (no client certificate)" if not certs else \
             f"a Certificate with {len(certs)} certificate(s) ({certs[0].subject})"

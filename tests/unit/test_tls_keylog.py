@@ -1,0 +1,131 @@
+"""Key logs and TLS 1.3 decryption, against real OpenSSL captures and tshark as the oracle.
+
+The captures and key logs in tests/fixtures/keylog/ were made by tests/lab/make_keylog_fixtures.py:
+openssl s_server / s_client -keylogfile on loopback, recorded by tcpdump (see MANIFEST.md there).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tlsdoctor.api import connections
+from tlsdoctor.decryption import decrypt_records
+from tlsdoctor.investigate import investigate
+from tlsdoctor.report.json import report_to_json
+from tlsdoctor.tls.decrypt import Record, TrafficKeys, decrypt_direction, hkdf_expand_label
+from tlsdoctor.tls.keylog import parse_keylog
+
+KEYLOG = Path(__file__).resolve().parent.parent / "fixtures" / "keylog"
+CASES = sorted(p.stem for p in KEYLOG.glob("*.pcap"))
+
+
+def _keys(name: str) -> Path:
+    return KEYLOG / f"{name}.keys"
+
+
+def test_keylog_parsed_whole_line_by_line_and_with_garbage() -> None:
+    text = _keys("client_certificate_required_tls13").read_text()
+    whole = parse_keylog(text.splitlines())
+    assert len(whole) == 1 and not whole.anomalies
+    [labels] = whole.secrets.values()
+    assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+            "SERVER_TRAFFIC_SECRET_0"} <= labels.keys()
+    as_bytes = parse_keylog(line.encode() for line in text.splitlines())
+    assert as_bytes.secrets == whole.secrets
+    dirty = parse_keylog([*text.splitlines(), "CLIENT_RANDOM zz 00", "NOT_A_LABEL " + "ab" * 32 + " " + "cd" * 32,
+                          "CLIENT_RANDOM " + "ab" * 31 + " " + "cd" * 48, "\x00\xff garbage"])
+    assert dirty.secrets == whole.secrets
+    assert [n for n, _ in dirty.anomalies] == [len(text.splitlines()) + i for i in (1, 2, 3, 4)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=200), max_size=20))
+def test_keylog_never_raises(lines: list[str]) -> None:
+    kl = parse_keylog(lines)
+    assert kl.lines == len(lines)
+
+
+def test_hkdf_expand_label_matches_the_traffic_keys_that_decrypt_real_records() -> None:
+    # RFC 8446 7.1/7.3 via cryptography's HKDFExpand: the key and iv lengths of each suite.
+    secret = bytes(range(32))
+    assert len(hkdf_expand_label(secret, b"key", b"", 16, "sha256")) == 16
+    assert hkdf_expand_label(secret, b"key", b"", 16, "sha256") != hkdf_expand_label(secret, b"iv", b"", 16, "sha256")
+    for suite, key_len in ((0x1301, 16), (0x1302, 32), (0x1303, 32)):
+        k = TrafficKeys.derive(secret + secret[:16] if suite == 0x1302 else secret, suite)
+        assert len(k.key) == key_len and len(k.iv) == 12
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([20, 21, 22, 23, 99]), st.binary(max_size=300)), max_size=8),
+       st.sampled_from([0x1301, 0x1302, 0x1303, 0xC02F]))
+def test_decrypting_garbage_never_raises(records: list[tuple[int, bytes]], suite: int) -> None:
+    recs = [Record(t, 0x0303, payload, i + 1) for i, (t, payload) in enumerate(records)]
+    result = decrypt_direction(recs, suite, bytes(48), bytes(48))
+    assert result.error is None or isinstance(result.error, str)
+
+
+def _tshark(name: str) -> list[tuple[int, list[int], list[int]]]:
+    rec = connections(str(KEYLOG / f"{name}.pcap"))[0]
+    out = subprocess.run(["tshark", "-n", "-r", str(KEYLOG / f"{name}.pcap"), "-o", f"tls.keylog_file:{_keys(name)}",
+                          "-d", f"tcp.port=={rec.server.port},tls", "-Y", "tls", "-T", "fields", "-e", "frame.number",
+                          "-e", "tls.handshake.type", "-e", "tls.alert_message.desc"],
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    rows = []
+    for line in out.splitlines():
+        frame, types, alerts = [*line.split("\t"), "", ""][:3]
+        rows.append((int(frame), [int(x) for x in types.split(",") if x], [int(x) for x in alerts.split(",") if x]))
+    return rows
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (the oracle)")
+@pytest.mark.parametrize("name", CASES)
+def test_decrypted_messages_and_alerts_are_what_tshark_decrypts(name: str) -> None:
+    path = KEYLOG / f"{name}.pcap"
+    keylog = parse_keylog(_keys(name).read_text().splitlines())
+    [rec] = connections(str(path))
+    [done] = decrypt_records(str(path), [rec], keylog).values()
+    assert done.tls.decryption == "decrypted"
+    theirs = _tshark(name)
+    # Every alert tshark decrypts is on the record, with its code, sender frame and no "inferred" mark.
+    tshark_alerts = [(frame, code) for frame, _types, alerts in theirs for code in alerts]
+    ours = [(a.frame, a.code) for a in done.tls.alerts]
+    assert ours == tshark_alerts
+    assert all(a.decrypted for a in done.tls.alerts)
+    # The encrypted Certificate (11) and CertificateRequest (13) frames are tshark's.
+    for htype, milestone in ((11, "certificate"), (13, "certificate_request")):
+        frames = [frame for frame, types, _ in theirs if htype in types]
+        if frames:
+            assert done.frames.get(milestone) == frames[0], (milestone, frames)
+    assert [c.subject for c in done.tls.server_certificates] == ["CN=origin.test", "CN=tlsdoctor lab intermediate"]
+
+
+def test_wrong_keys_are_a_note_not_a_crash() -> None:
+    name = "client_certificate_required_tls13"
+    text = _keys(name).read_text().splitlines()
+    # Flip one hex digit of every secret: the records do not authenticate.
+    bad = [" ".join([*ln.split()[:2], ("0" if ln.split()[2][0] != "0" else "1") + ln.split()[2][1:]])
+           if ln and not ln.startswith("#") else ln for ln in text]
+    [rec] = connections(str(KEYLOG / f"{name}.pcap"))
+    [done] = decrypt_records(str(KEYLOG / f"{name}.pcap"), [rec], parse_keylog(bad)).values()
+    assert done.tls.decryption is not None and "does not decrypt" in done.tls.decryption
+    # The inference from record sizes stays: the server's encrypted alert, not decrypted.
+    assert [(a.sender, a.encrypted, a.decrypted) for a in done.tls.alerts] == [("server", True, False)]
+
+
+def test_diagnose_with_the_key_log_is_certain_without_it_likely() -> None:
+    pcap, keys = KEYLOG / "client_certificate_required_tls13.pcap", _keys("client_certificate_required_tls13")
+    with_keys = report_to_json(investigate([str(pcap), str(keys)]))
+    [f] = with_keys["findings"]
+    assert f["cause"] == "client_certificate_required" and f["confidence"] == "certain"
+    assert any("116 certificate_required" in e["text"] and "key log" in e["text"] for e in f["evidence"])
+    assert {i["kind"] for i in with_keys["inputs"]} == {"capture", "keylog"}
+    without = report_to_json(investigate([str(pcap)]))
+    [g] = without["findings"]
+    assert g["cause"] == "client_certificate_required" and g["confidence"] == "likely"
+    assert any("SSLKEYLOGFILE" in n for n in g["notes"])
