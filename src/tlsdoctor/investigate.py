@@ -108,7 +108,8 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
         ev.notes.append(f"Key log: {len(ev.keylog)} client random(s); {ev.decrypted} failing TLS 1.3 handshake(s) "
                         "decrypted with it (their encrypted certificates, requests and alerts are read, not "
                         "inferred).")
-    elif captures:
+    elif any(r.tls_version == "TLSv1.3" and any(a.encrypted for a in r.tls.alerts)
+             for c in diagnosis.captures for r in c.kept):
         ev.notes.append("No key log given: encrypted TLS 1.3 alerts are inferred from record sizes and timing, "
                         "with less confidence; an SSLKEYLOGFILE (SSLKEYLOGFILE=/path curl ..., or the server's) "
                         "would let tlsdoctor read them.")
