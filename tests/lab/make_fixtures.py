@@ -160,6 +160,14 @@ def expired_cert_tls12(lab: Lab, out: Path) -> None:
         lab.s_client(p, "-servername", "expired.test", "-tls1_2", "-verify_return_error")
 
 
+def not_yet_valid_cert_tls12(lab: Lab, out: Path) -> None:
+    """A leaf whose notBefore is two days after the capture; s_client verifies and refuses it."""
+    p = lab.next_port()
+    future = lab.certs.leaf("future.test", not_yet_valid=True)
+    with background(lab.s_server(p, "-tls1_2", leaf=future), ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "future.test", "-tls1_2", "-verify_return_error")
+
+
 def untrusted_cert_tls12(lab: Lab, out: Path) -> None:
     p = lab.next_port()
     with background(lab.s_server(p, "-tls1_2", leaf=lab.selfsigned),
@@ -975,7 +983,8 @@ def mixed_large(lab: Lab, out: Path) -> None:
 SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
     f.__name__: f for f in (
         tls13_ok, tls12_ok, tls13_hrr, tls12_client_cert_required, tls13_client_cert_required, version_mismatch,
-        no_shared_cipher, expired_cert_tls12, untrusted_cert_tls12, rst_after_clienthello, clienthello_unanswered,
+        no_shared_cipher, expired_cert_tls12, not_yet_valid_cert_tls12, untrusted_cert_tls12, rst_after_clienthello,
+        clienthello_unanswered,
         tcp_connect_refused, tcp_connect_timeout, port_reuse, multi_segment_clienthello, ipv6_tls13, linux_sll,
         linux_sll2, nanosecond_pcap, pcapng_dumpcap, mixed_small, sni_required_nginx, not_tls_http,
         nginx_upstream_no_sni, vlan_8021q,

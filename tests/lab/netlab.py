@@ -96,7 +96,7 @@ class CertFactory:
         self._serial = 100
 
     def leaf(self, name: str, *, rsa_key: bool = True, expired: bool = False, self_signed: bool = False,
-             client: bool = False, from_root: bool = False) -> Issued:
+             client: bool = False, from_root: bool = False, not_yet_valid: bool = False) -> Issued:
         """A leaf for ``name`` (also its only SAN): RSA 2048 or ECDSA P-256; valid for 90 days from yesterday,
         or expired 35 days ago (``expired``); issued by the intermediate (the chain file holds leaf +
         intermediate), by the root directly (``from_root``: a short chain, for small captures), or
@@ -107,6 +107,8 @@ class CertFactory:
             else ec.generate_private_key(ec.SECP256R1())
         if expired:
             nb, na = now - dt.timedelta(days=400), now - dt.timedelta(days=35)
+        elif not_yet_valid:  # a certificate issued with a notBefore in the future (a wrong clock at the CA)
+            nb, na = now + dt.timedelta(days=2), now + dt.timedelta(days=92)
         else:
             nb, na = now - dt.timedelta(days=1), now + dt.timedelta(days=90)
         if self_signed:
@@ -121,7 +123,8 @@ class CertFactory:
                 .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
                 .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
                 .sign(signer, hashes.SHA256()))
-        stem = self.folder / (f"{name}{'-expired' if expired else ''}{'-self' if self_signed else ''}"
+        stem = self.folder / (f"{name}{'-expired' if expired else ''}{'-future' if not_yet_valid else ''}"
+                              f"{'-self' if self_signed else ''}"
                               f"{'-root' if from_root else ''}{'-ec' if not rsa_key else ''}")
         cert_file, key_file, chain_file = Path(f"{stem}.crt"), Path(f"{stem}.key"), Path(f"{stem}.chain.pem")
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)

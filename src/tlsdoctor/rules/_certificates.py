@@ -140,10 +140,10 @@ def judge(conv: Conversation, ctx: Context) -> CertificateJudgement | None:
         cause, _, detail = problems[0]
         alert_code = rec.alert.code if rec.alert is not None else None
         # The chain shows the problem; the alert code agreeing with it makes it certain.
-        agrees = alert_code is not None and ALERT_CAUSE.get(alert_code) == cause
-        confidence = Confidence.CERTAIN if rejected and not from_evidence and (agrees or alert_code == 40 or
-                                                                              alert_code is None) \
-            else Confidence.LIKELY
+        # 40 handshake_failure, 42 bad_certificate and 46 certificate_unknown are generic (OpenSSL sends 42
+        # for a notBefore in the future, 40 for a host name mismatch): they agree with whatever the chain shows.
+        agrees = alert_code is None or alert_code in (40, 42, 46) or ALERT_CAUSE.get(alert_code) == cause
+        confidence = Confidence.CERTAIN if rejected and not from_evidence and agrees else Confidence.LIKELY
         return CertificateJudgement(cause, confidence, tuple(evidence), leaf, detail)
     if rejected and rec.alert is not None and rec.alert.code in ALERT_CAUSE:
         code = rec.alert.code
