@@ -25,6 +25,9 @@ from tlsdoctor.rules.tls_interception import intercepted
 MAX_EXEMPLARS = 2_000
 """Healthy connections kept, one per server, to contrast with a failing one in reports."""
 
+MAX_SEEN_CERTIFICATE_PROBLEMS = 100
+"""Distinct certificates with a problem that the client accepted anyway, listed as observations."""
+
 MAX_CORRELATED = 300_000
 """Records kept per capture for correlation when several captures are given (the failing ones are
 always kept); each costs about 2-5 kB."""
@@ -52,6 +55,8 @@ class Diagnosis:
         self.verify_failed_servers = verify_failed_servers
         self.failed_by_log: set[tuple[str, int]] = set()
         self._merging: _Capture | None = None
+        # leaf sha256 -> (capture, record, problem): certificate problems on handshakes that completed
+        self.seen_certificate_problems: dict[str, tuple[str, ConnectionRecord, str, str]] = {}
         self.captures: list[_Capture] = []
         # server ip:port -> [completed with SNI, completed without SNI]: the by-hand control (s_client with
         # and without -servername) that the capture itself may hold.
@@ -113,6 +118,29 @@ class Diagnosis:
         self.captures.append(self._merging)
         self._merging = None
 
+    def _note_certificate(self, capture: str, rec: ConnectionRecord) -> None:
+        """A certificate problem on a handshake that completed was merely seen (the client did not check,
+        or trusts it): an observation, never a finding (issue 4: caused vs seen)."""
+        leaf = rec.tls.server_certificates[0]
+        if leaf.sha256 in self.seen_certificate_problems or \
+                len(self.seen_certificate_problems) >= MAX_SEEN_CERTIFICATE_PROBLEMS:
+            return
+        from datetime import UTC, datetime
+
+        from tlsdoctor.tls.chain import name_matches
+
+        at = datetime.fromtimestamp(rec.first_ts_ns / 1e9, tz=UTC)
+        problem = None
+        if leaf.not_after is not None and at > leaf.not_after:
+            problem = ("certificate_expired", f"{leaf.subject} expired on {leaf.not_after:%Y-%m-%d}, before the "
+                                              "capture")
+        elif leaf.not_before is not None and at < leaf.not_before:
+            problem = ("certificate_not_yet_valid", f"{leaf.subject} is valid only from {leaf.not_before:%Y-%m-%d}")
+        elif rec.sni and leaf.parse_error is None and not name_matches(rec.sni, leaf):
+            problem = ("certificate_name_mismatch", f"{leaf.subject} does not cover {rec.sni}")
+        if problem is not None:
+            self.seen_certificate_problems[leaf.sha256] = (capture, rec, *problem)
+
     def servers_seen(self) -> set[str]:
         """ip:port of every server a kept record talks to, plus the servers of completed handshakes."""
         out = set(self.completed_by_server)
@@ -142,6 +170,8 @@ class Diagnosis:
                 slot[0 if rec.sni else 1] += 1
                 if server not in self.exemplars and len(self.exemplars) < MAX_EXEMPLARS:
                     self.exemplars[server] = rec
+                if rec.tls.server_certificates:
+                    self._note_certificate(capture, rec)
             if failed or (self.correlate_all and len(cap.kept) < MAX_CORRELATED):
                 cap.kept.append(rec)
             elif self.correlate_all:
@@ -182,6 +212,7 @@ class Diagnosis:
                 if ev:
                     observations.append(_interception_observation(conv, ev))
         found = findings(matched, ctx, all_anomalies)
+        observations.extend(_certificate_observations(self.seen_certificate_problems.values()))
         by_cause: dict[str, int] = {}
         for _, m in matched:
             by_cause[m.cause] = by_cause.get(m.cause, 0) + 1
@@ -267,6 +298,24 @@ def _interception_observation(conv: Conversation, evidence: list[Evidence]) -> F
                    "client trusts the intercepting box. Not a failure; listed because it changes what each side "
                    "sees.", (connection_ref(conv, m),), tuple(evidence), "None needed unless the interception is "
                    "unexpected.")
+
+
+def _certificate_observations(seen: Iterable[tuple[str, ConnectionRecord, str, str]]) -> list[Finding]:
+    from tlsdoctor.rules.base import View, connection_ref, frame_filter
+
+    out = []
+    for capture, rec, cause, text in seen:
+        conv = Conversation((View(capture, None, rec),))
+        frame = rec.frames.get("certificate")
+        ev = Evidence(capture, f"server Certificate: {text}", frame=frame,
+                      display_filter=frame_filter(rec, frame, "tls.handshake.type == 11") if frame else None)
+        out.append(Finding(cause, f"Seen but accepted: {text} ({rec.server})", Confidence.CERTAIN,
+                           "The handshake completed although the certificate has this problem: the client does "
+                           "not check it (curl -k, verify off, an old client) or pins it. Not a failure today; "
+                           "a client that checks would refuse it.",
+                           (connection_ref(conv, Match(cause, Confidence.CERTAIN, "completed")),), (ev,),
+                           "Fix the certificate before a checking client meets it."))
+    return out
 
 
 def _conflicts(matched: Sequence[tuple[Conversation, Match]], ctx: Context) -> list[str]:

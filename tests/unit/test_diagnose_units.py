@@ -229,3 +229,16 @@ def test_flow_sharded_workers_give_the_same_report() -> None:
     three.pop("inputs")
     assert one == three
     assert one["overview"]["handshakes_failed"] == 6
+
+
+def test_a_certificate_problem_merely_seen_is_an_observation_not_a_finding() -> None:
+    # Seed 001's capture alone: nginx completed the handshake with the expired certificate (its verify
+    # callback accepts, it decides later); without its log the capture shows an accepted certificate.
+    alone = report_to_json(investigate([str(CAPTURES / "seed001_expired_upstream.pcap")]))
+    assert alone["findings"] == [] and alone["overview"]["handshakes_failed"] == 0
+    [seen] = alone["observations"]
+    assert seen["cause"] == "certificate_expired" and seen["title"].startswith("Seen but accepted")
+    # With nginx's error log the same connection is the failure the log says it was.
+    stem = str(CAPTURES / "seed001_expired_upstream")
+    both = report_to_json(investigate([stem + ".pcap", stem + ".error.log"]))
+    assert [f["cause"] for f in both["findings"]] == ["certificate_expired"] and both["observations"] == []
