@@ -23,7 +23,15 @@ from tlsdoctor.connection import Alert, ConnectionRecord
 from tlsdoctor.net.decode import decode_ip
 from tlsdoctor.tls.alerts import alert_name
 from tlsdoctor.tls.certificates import CertificateFacts
-from tlsdoctor.tls.decrypt import SUITES, Inner, Record, decrypt_direction
+from tlsdoctor.tls.decrypt import (
+    SUITES,
+    TLS12_SUITES,
+    Inner,
+    Record,
+    Tls12Keys,
+    decrypt_direction,
+    decrypt_direction_tls12,
+)
 from tlsdoctor.tls.keylog import KeyLog
 from tlsdoctor.tls.messages import CertificateMessage, CertificateRequest, parse_certificate, parse_certificate_request
 
@@ -47,9 +55,15 @@ class _Target:
 
 
 def wants_decryption(rec: ConnectionRecord, keylog: KeyLog) -> bool:
-    ch = rec.tls.client_hello
-    return (rec.tls_version == TLS13 and ch is not None and rec.tls.server_hello is not None
-            and keylog.for_random(ch.random) is not None)
+    ch, sh = rec.tls.client_hello, rec.tls.server_hello
+    if ch is None or sh is None:
+        return False
+    secrets = keylog.for_random(ch.random)
+    if secrets is None:
+        return False
+    if rec.tls_version == TLS13:
+        return True
+    return "CLIENT_RANDOM" in secrets and sh.cipher_suite in TLS12_SUITES  # TLS 1.2 where the keys allow
 
 
 def _ip_bytes(text: str) -> bytes:
@@ -124,6 +138,14 @@ def _records(data: bytes, ends: list[tuple[int, int]]) -> list[Record]:
     return out
 
 
+def _after_change_cipher_spec(records: list[Record]) -> list[Record]:
+    """TLS 1.2: what a side sends after its ChangeCipherSpec is encrypted (RFC 5246 section 7.1)."""
+    for i, r in enumerate(records):
+        if r.content_type == 20:
+            return records[i + 1:]
+    return []
+
+
 def _after_server_hello(records: list[Record], from_client: bool) -> list[Record]:
     """The records that follow the plaintext hellos: for the server, after its (last) ServerHello; for the
     client, after its (last) ClientHello."""
@@ -191,6 +213,17 @@ def decrypt_records(path: str, records: Sequence[ConnectionRecord], keylog: KeyL
         suite = rec.tls.server_hello.cipher_suite
         inner: dict[bool, Sequence[Inner]] = {}
         errors: list[str] = []
+        if rec.tls_version != TLS13:
+            keys = Tls12Keys.derive(secrets["CLIENT_RANDOM"], rec.tls.client_hello.random,
+                                    rec.tls.server_hello.random, suite)
+            for from_client in (True, False):
+                data, ends = _stream(t.segments[from_client])
+                result12 = decrypt_direction_tls12(_after_change_cipher_spec(_records(data, ends)), keys, from_client)
+                inner[from_client] = result12.items
+                if result12.error:
+                    errors.append(f"{'client' if from_client else 'server'}: {result12.error}")
+            out[rec.tcp_stream] = _apply(rec, inner, errors)
+            continue
         if suite not in SUITES:
             out[rec.tcp_stream] = replace(rec, tls=replace(rec.tls, decryption=f"not decrypted: suite {suite:#06x}"))
             continue
@@ -209,7 +242,7 @@ def decrypt_records(path: str, records: Sequence[ConnectionRecord], keylog: KeyL
 
 def mark_without_keys(rec: ConnectionRecord, keylog: KeyLog) -> ConnectionRecord:
     """A TLS 1.3 record the key log does not cover: say so on it (the rules then keep their inference)."""
-    if rec.tls_version != TLS13 or rec.tls.client_hello is None or rec.tls.decryption is not None:
+    if rec.tls.client_hello is None or rec.tls.decryption is not None or rec.tls.server_hello is None:
         return rec
     if keylog.for_random(rec.tls.client_hello.random) is None:
         return replace(rec, tls=replace(rec.tls, decryption="no keys for this client random in the key log"))

@@ -48,7 +48,27 @@ def ok_tls13_aes256(lab: Lab, out: Path, keys: Path) -> None:
                      data=b"GET / HTTP/1.0\r\n\r\n")
 
 
-SCENARIOS = {f.__name__: f for f in (client_certificate_required_tls13, ok_tls13_chacha, ok_tls13_aes256)}
+def ok_tls12_gcm(lab: Lab, out: Path, keys: Path) -> None:
+    """TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256: the key log's CLIENT_RANDOM master secret decrypts the
+    Finished messages and the close_notify alerts."""
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-www"),
+                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "origin.test", "-tls1_2", "-keylogfile", str(keys), "-ign_eof",
+                     data=b"GET / HTTP/1.0\r\n\r\n")
+
+
+def ok_tls12_chacha(lab: Lab, out: Path, keys: Path) -> None:
+    """TLS 1.2 with ECDHE-RSA-CHACHA20-POLY1305 (RFC 7905 nonces)."""
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305", "-www"),
+                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "origin.test", "-tls1_2", "-keylogfile", str(keys), "-ign_eof",
+                     data=b"GET / HTTP/1.0\r\n\r\n")
+
+
+SCENARIOS = {f.__name__: f for f in (client_certificate_required_tls13, ok_tls13_chacha, ok_tls13_aes256,
+                                     ok_tls12_gcm, ok_tls12_chacha)}
 
 
 def make(outdir: Path, names: list[str] | None = None) -> list[Path]:

@@ -175,3 +175,92 @@ def decrypt_direction(records: Sequence[Record], suite: int, handshake_secret: b
         elif ctype == CONTENT_APPLICATION_DATA:
             items.append(Inner("application_data", rec.frame, length=len(content)))
     return DirectionResult(tuple(items))
+
+
+# --- TLS 1.2 (RFC 5246) AEAD suites, from the CLIENT_RANDOM master secret ----------------------------------
+
+# (AEAD, key length, fixed IV length, PRF hash): RFC 5288 (AES-GCM: 4-byte salt + 8-byte explicit nonce),
+# RFC 7905 (ChaCha20-Poly1305: 12-byte IV XOR the sequence number), RFC 5289 (the ECDHE GCM suites).
+TLS12_SUITES: dict[int, tuple[str, int, int, str]] = {
+    0x009C: ("aes-gcm", 16, 4, "sha256"), 0x009D: ("aes-gcm", 32, 4, "sha384"),
+    0x009E: ("aes-gcm", 16, 4, "sha256"), 0x009F: ("aes-gcm", 32, 4, "sha384"),
+    0xC02B: ("aes-gcm", 16, 4, "sha256"), 0xC02C: ("aes-gcm", 32, 4, "sha384"),
+    0xC02F: ("aes-gcm", 16, 4, "sha256"), 0xC030: ("aes-gcm", 32, 4, "sha384"),
+    0xCCA8: ("chacha20-poly1305", 32, 12, "sha256"), 0xCCA9: ("chacha20-poly1305", 32, 12, "sha256"),
+    0xCCAA: ("chacha20-poly1305", 32, 12, "sha256"),
+}
+AEAD_TAG = 16
+GCM_EXPLICIT_NONCE = 8
+
+
+def tls12_prf(secret: bytes, label: bytes, seed: bytes, length: int, hash_name: str) -> bytes:
+    """RFC 5246 section 5: PRF(secret, label, seed) = P_hash(secret, label + seed)."""
+    from cryptography.hazmat.primitives import hmac
+
+    def mac(data: bytes) -> bytes:
+        h = hmac.HMAC(secret, _hash(hash_name))
+        h.update(data)
+        return h.finalize()
+
+    out = b""
+    a = label + seed
+    while len(out) < length:
+        a = mac(a)
+        out += mac(a + label + seed)
+    return out[:length]
+
+
+@dataclass(frozen=True, slots=True)
+class Tls12Keys:
+    aead: str
+    client_key: bytes
+    server_key: bytes
+    client_iv: bytes
+    server_iv: bytes
+
+    @classmethod
+    def derive(cls, master_secret: bytes, client_random: bytes, server_random: bytes, suite: int) -> Tls12Keys:
+        """RFC 5246 section 6.3: the key block (AEAD suites have no MAC keys)."""
+        aead, key_len, iv_len, hash_name = TLS12_SUITES[suite]
+        block = tls12_prf(master_secret, b"key expansion", server_random + client_random,
+                          2 * key_len + 2 * iv_len, hash_name)
+        ck, sk = block[:key_len], block[key_len:2 * key_len]
+        civ, siv = block[2 * key_len:2 * key_len + iv_len], block[2 * key_len + iv_len:]
+        return cls(aead, ck, sk, civ, siv)
+
+    def open(self, from_client: bool, seq: int, content_type: int, version: int, payload: bytes) -> bytes:
+        key, iv = (self.client_key, self.client_iv) if from_client else (self.server_key, self.server_iv)
+        if self.aead == "aes-gcm":
+            nonce, ciphertext = iv + payload[:GCM_EXPLICIT_NONCE], payload[GCM_EXPLICIT_NONCE:]
+            cipher: AESGCM | ChaCha20Poly1305 = AESGCM(key)
+        else:
+            nonce = bytes(a ^ b for a, b in zip(iv, seq.to_bytes(12, "big"), strict=True))
+            ciphertext = payload
+            cipher = ChaCha20Poly1305(key)
+        length = len(ciphertext) - AEAD_TAG
+        aad = seq.to_bytes(8, "big") + bytes([content_type]) + version.to_bytes(2, "big") + length.to_bytes(2, "big")
+        return cipher.decrypt(nonce, ciphertext, aad)
+
+
+def decrypt_direction_tls12(records: Sequence[Record], keys: Tls12Keys, from_client: bool) -> DirectionResult:
+    """One direction's records after its ChangeCipherSpec (RFC 5246 section 7.1: the sequence number
+    starts at 0 there); the header's content type is the real one (no inner type in TLS 1.2)."""
+    items: list[Inner] = []
+    buffer = b""
+    for seq, rec in enumerate(records):
+        try:
+            plain = keys.open(from_client, seq, rec.content_type, rec.version, rec.payload)
+        except (InvalidTag, ValueError):
+            return DirectionResult(tuple(items), f"a record in frame {rec.frame} does not decrypt with the key log's "
+                                                 "master secret (wrong keys?)")
+        if rec.content_type == CONTENT_ALERT and len(plain) >= 2:
+            items.append(Inner("alert", rec.frame, alert_level=plain[0], alert_code=plain[1]))
+        elif rec.content_type == CONTENT_HANDSHAKE:
+            buffer += plain
+            while len(buffer) >= 4 and len(buffer) >= 4 + int.from_bytes(buffer[1:4], "big"):
+                length = int.from_bytes(buffer[1:4], "big")
+                items.append(Inner("handshake", rec.frame, handshake_type=buffer[0], body=buffer[4:4 + length]))
+                buffer = buffer[4 + length:]
+        elif rec.content_type == CONTENT_APPLICATION_DATA:
+            items.append(Inner("application_data", rec.frame, length=len(plain)))
+    return DirectionResult(tuple(items))
