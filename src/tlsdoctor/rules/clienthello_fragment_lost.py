@@ -25,10 +25,16 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     if not (0 < acked < sent) or rec.client_dir.retransmissions == 0:
         return None
     segments = [p for p in rec.packets if p.from_client and p.payload_len]
+    # The first segment that carries bytes past what was ever ACKed: the one that does not get through.
+    lost = next((p for p in segments if p.seq >= acked + 1), None)
     evidence = [Evidence(v.capture, f"the client sent {sent} bytes of ClientHello in {len(segments)} segment(s); "
                                     f"only the first {acked} were ever ACKed, the rest retransmitted "
-                                    f"{rec.client_dir.retransmissions} time(s)",
-                         display_filter=f"tcp.stream == {rec.tcp_stream} && tcp.analysis.retransmission")]
+                                    f"{rec.client_dir.retransmissions} time(s)"
+                                    + (f"; frame {lost.frame} is the first segment that never got through"
+                                       if lost is not None else ""),
+                         frame=lost.frame if lost is not None else None,
+                         display_filter=f"tcp.stream == {rec.tcp_stream} && frame.number == {lost.frame}"
+                         if lost is not None else f"tcp.stream == {rec.tcp_stream}")]
     confidence = Confidence.LIKELY
     other = conv.at("server")
     if other is not None and other is not v and other.record.client_dir.payload_bytes < sent:

@@ -20,29 +20,38 @@ CAUSE = "flow_split"
 def match(conv: Conversation, ctx: Context) -> Match | None:
     for v in conv.views:
         rec = v.record
-        for side, d in (("client", rec.client_dir), ("server", rec.server_dir)):
+        for side in ("client", "server"):
             # Several source MACs for one direction: the frames came from several next hops. Several TTLs
             # count too, but only for the client's packets seen away from the client (at the server or a
             # switch): at the client, a server-side packet with another TTL is a box answering in the
-            # server's name (middlebox_clienthello_blackhole, rst_injection), not a second path.
-            if len(d.src_macs) < 2 and not (side == "client" and len(d.ttls) > 1 and
-                                            v.vantage not in (None, "client")):
+            # server's name (middlebox_clienthello_blackhole, rst_injection), not a second path. RSTs are
+            # left out: a forged one (rst_injection) differs by nature, it does not make a second path.
+            own = [p for p in rec.packets if p.from_client == (side == "client") and "R" not in p.flags]
+            macs = list(dict.fromkeys(p.src_mac for p in own if p.src_mac))
+            ttls = list(dict.fromkeys(p.ttl for p in own))
+            if len(macs) < 2 and not (side == "client" and len(ttls) > 1 and v.vantage not in (None, "client")):
                 continue
             paths = []
-            if len(d.src_macs) > 1:
-                paths.append(f"{len(d.src_macs)} source MAC addresses ({', '.join(d.src_macs)})")
-            if len(d.ttls) > 1:
-                paths.append(f"{len(d.ttls)} TTLs ({', '.join(map(str, d.ttls))})")
+            if len(macs) > 1:
+                paths.append(f"{len(macs)} source MAC addresses ({', '.join(macs)})")
+            if len(ttls) > 1:
+                paths.append(f"{len(ttls)} TTLs ({', '.join(map(str, ttls))})")
+            other = next((p for p in own if (len(macs) > 1 and p.src_mac != macs[0]) or
+                          (len(macs) < 2 and p.ttl != ttls[0])), None)
+            where = (f"tcp.stream == {rec.tcp_stream} && eth.src == {other.src_mac}" if other is not None and
+                     len(macs) > 1 else f"tcp.stream == {rec.tcp_stream} && frame.number == {other.frame}"
+                     if other is not None else f"tcp.stream == {rec.tcp_stream}")
             evidence = [Evidence(v.capture, f"the {side}'s packets of this one connection arrive with "
-                                 + " and ".join(paths),
-                                 display_filter=f"tcp.stream == {rec.tcp_stream}")]
+                                 + " and ".join(paths) + (f"; frame {other.frame} is the first from another path"
+                                                          if other is not None else ""),
+                                 frame=other.frame if other is not None else None, display_filter=where)]
             got_nothing = [o for o in conv.views if o is not v and o.record.tcp_established
                            and o.record.client_dir.payload_bytes == 0]
             for o in got_nothing:
                 evidence.append(Evidence(o.capture, f"at the {o.vantage or 'other'} vantage point the same "
                                          "connection never carried the ClientHello",
                                          display_filter=f"tcp.stream == {o.record.tcp_stream}"))
-            confidence = Confidence.CERTAIN if got_nothing or (len(d.src_macs) > 1 and len(conv.views) > 1) \
+            confidence = Confidence.CERTAIN if got_nothing or (len(macs) > 1 and len(conv.views) > 1) \
                 else Confidence.LIKELY
             return Match(CAUSE, confidence, f"one flow over several paths ({' and '.join(paths)})",
                          tuple(evidence))
