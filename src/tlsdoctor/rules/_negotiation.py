@@ -14,8 +14,22 @@ The server's own log ("no shared cipher", "no suitable key share") settles it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.findings import Confidence
+from tlsdoctor.findings import Confidence, Finding
+from tlsdoctor.rules.base import (
+    Context,
+    Conversation,
+    Match,
+    alert_evidence,
+    assemble,
+    client_hello_evidence,
+    listing,
+    log_evidence,
+    outcome,
+    servers_of,
+)
 
 NEGOTIATION_ALERTS = frozenset({40, 71})
 TLS13_SUITES = frozenset({0x1301, 0x1302, 0x1303})
@@ -45,3 +59,28 @@ def classify(rec: ConnectionRecord, log_causes: frozenset[str]) -> tuple[str, Co
     confidence = Confidence.LIKELY if len(real) <= NARROW_CIPHER_LIST else Confidence.POSSIBLE
     return ("no_shared_cipher", confidence,
             f"the ClientHello offered {len(real)} cipher suite(s) and the server accepted none")
+
+
+def match_cause(cause: str, conv: Conversation, ctx: Context) -> Match | None:
+    """The match of ``cause`` (no_shared_cipher or no_shared_group) when ``classify`` says so."""
+    v = conv.primary
+    rec = v.record
+    lines = ctx.log_lines_for(str(rec.server))
+    verdict = classify(rec, frozenset(c for ln in lines for c in ln.causes))
+    if verdict is None or verdict[0] != cause or rec.alert is None:
+        return None
+    _, confidence, reason = verdict
+    evidence = [e for e in (client_hello_evidence(v),) if e is not None]
+    evidence.append(alert_evidence(v, rec.alert))
+    evidence.extend(log_evidence(lines, 2))
+    return Match(cause, confidence, outcome(rec), tuple(evidence), notes=(reason[:1].upper() + reason[1:] + ".",))
+
+
+def build_finding(matches: Sequence[tuple[Conversation, Match]], title: str, fix: str) -> Finding:
+    servers = servers_of(matches)
+    return assemble(
+        matches, title=f"{title} {listing(servers)}",
+        explanation=(f"{listing(servers)} refused {len(matches)} ClientHello(s) with a handshake_failure before "
+                     "any ServerHello, although they named a server: the parameters offered (cipher suites, "
+                     "groups, signature algorithms) did not meet what the server accepts."),
+        fix=fix.format(server=servers[0]))
