@@ -8,7 +8,7 @@ present), then run each of these once, each in a fresh child process, and read i
 and peak RSS (``/usr/bin/time -f`` when installed, otherwise ``os.wait4`` on the child: both report the
 kernel's ``ru_maxrss`` for that child):
 
-* ``tlsdoctor connections F --json > /dev/null``
+* ``tlsdoctor connections F --json --jobs 1 > /dev/null`` (one process) and without ``--jobs`` (every core)
 * ``tlsdoctor connections F > /dev/null`` (the terminal table)
 * tshark, exactly the command of issue 3: ``tshark -r F -Y "tls.handshake.type==1 ||
   tls.handshake.type==2 || tls.alert_message || tcp.flags.reset==1" -T fields -e frame.number
@@ -243,7 +243,10 @@ def main() -> None:
     for size in sizes:
         path, summary = ensure_capture(size, args.profile, args.seed)
         made.append(path)
-        runs = {"`tlsdoctor connections F --json`": [*tlsdoctor_cmd(), "connections", str(path), "--json"]}
+        runs = {"`tlsdoctor connections F --json --jobs 1`": [*tlsdoctor_cmd(), "connections", str(path), "--json",
+                                                              "--jobs", "1"],
+                "`tlsdoctor connections F --json` (all cores)": [*tlsdoctor_cmd(), "connections", str(path),
+                                                                 "--json"]}
         runs["`tlsdoctor diagnose F --json --jobs 1`"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
                                                          "--no-progress", "--jobs", "1"]
         runs["`tlsdoctor diagnose F --json` (all cores)"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
@@ -283,7 +286,8 @@ def main() -> None:
     costs = []
     for size in sizes:
         by_name = {name: m for s_, _sum, name, m, _r in rows if s_ == size}
-        d, c = by_name.get("`tlsdoctor diagnose F --json --jobs 1`"), by_name.get("`tlsdoctor connections F --json`")
+        d = by_name.get("`tlsdoctor diagnose F --json --jobs 1`")
+        c = by_name.get("`tlsdoctor connections F --json --jobs 1`")
         p = by_name.get("`tlsdoctor diagnose F --json` (all cores)")
         if d is not None and c is not None:
             costs.append(f"{size}: diagnose {d.wall:.1f} s = {d.wall / c.wall:.2f}x connections --json "

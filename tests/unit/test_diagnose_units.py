@@ -242,3 +242,15 @@ def test_a_certificate_problem_merely_seen_is_an_observation_not_a_finding() -> 
     stem = str(CAPTURES / "seed001_expired_upstream")
     both = report_to_json(investigate([stem + ".pcap", stem + ".error.log"]))
     assert [f["cause"] for f in both["findings"]] == ["certificate_expired"] and both["observations"] == []
+
+
+def test_connections_json_on_several_workers_is_the_same_as_on_one() -> None:
+    def rows(jobs: int) -> list[dict[str, object]]:
+        out = subprocess.run([sys.executable, "-m", "tlsdoctor", "connections", "--json", "--jobs", str(jobs),
+                              str(CAPTURES / "mixed_large.pcap")], capture_output=True, text=True, timeout=300,
+                             check=True).stdout
+        return sorted((json.loads(line) for line in out.splitlines()), key=lambda r: int(r["tcp_stream"]))
+
+    one, three = rows(1), rows(3)
+    assert len(one) == 326 and [r["tcp_stream"] for r in three] == list(range(326))
+    assert one == three

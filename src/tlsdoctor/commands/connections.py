@@ -11,10 +11,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), or - for stdin")
     parser.add_argument("--failed", action="store_true", help="only connections whose TCP or TLS handshake failed")
     parser.add_argument("--json", action="store_true", help="JSON Lines, one object per connection")
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for --json on one large capture "
+                        "(default: every core, for captures from 64 MB; 1 = no workers)")
 
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     import sys
     import tempfile
 
@@ -30,7 +33,30 @@ def run(args: argparse.Namespace) -> int:
         out.write(HEADER + "\n")
     counts = {"connections": 0, "failed": 0}
     many = len(args.captures) > 1
+    jobs_wanted = getattr(args, "jobs", None)
+    if jobs_wanted is not None and jobs_wanted < 1:
+        sys.stderr.write("tlsdoctor connections: --jobs wants a number of workers, 1 or more\n")
+        return 2
     for path in args.captures:
+        jobs = 1
+        if args.json and not args.failed and not many and path != "-" and os.path.isfile(path):
+            from tlsdoctor.parallel import default_jobs
+
+            jobs = jobs_wanted if jobs_wanted is not None else default_jobs(os.path.getsize(path))
+        if jobs > 1:
+            from tlsdoctor.parallel import connections_sharded
+
+            try:
+                n, failed, anomalies = connections_sharded(path, os.path.basename(path), jobs, out)
+            except CaptureError as exc:
+                sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
+                status = 2
+                continue
+            counts["connections"] += n
+            counts["failed"] += failed
+            for anomaly in anomalies:
+                sys.stderr.write(f"tlsdoctor: {path}: {anomaly}\n")
+            continue
         try:
             stream = iter_connections(path)
             for rec in stream:
