@@ -7,9 +7,13 @@ draft "The SSLKEYLOGFILE Format for TLS"): one secret per line, ``<label> <clien
 ``SERVER_TRAFFIC_SECRET_0``, ``EXPORTER_SECRET``, ``CLIENT_EARLY_TRAFFIC_SECRET``,
 ``EARLY_EXPORTER_SECRET`` (TLS 1.3).
 
-Sans-IO: ``parse_keylog(lines)``. A line that is not in the format is an anomaly (with its number),
-never an exception; at most ``MAX_RANDOMS`` client randoms are kept (a named cap, reported when hit).
-The same text can come from a pcapng Decryption Secrets Block (``CaptureSource.decryption_secrets``).
+Sans-IO: ``parse_keylog(lines)`` (an iterable of lines, ``str`` or ``bytes``) or
+``parse_keylog_text(text)`` (a whole file's contents). A line that is not in the format is an anomaly
+(with its number), never an exception; at most ``MAX_RANDOMS`` client randoms are kept (a named cap,
+reported when hit) and ``MAX_ANOMALIES`` anomalies. The same text can come from pcapng Decryption
+Secrets Blocks (pcapng draft section 4.7, secrets type ``TLSK``: ``CaptureSource.decryption_secrets``):
+``keylog_from_secrets(blocks)`` reads them, their line numbers counted across the blocks in order.
+``KeyLog.merged`` joins two key logs (a file given by hand and the capture's own blocks).
 """
 
 from __future__ import annotations
@@ -38,6 +42,20 @@ class KeyLog:
 
     def __len__(self) -> int:
         return len(self.secrets)
+
+    def merged(self, other: KeyLog) -> KeyLog:
+        """Both key logs' secrets (``other`` wins a label both have for one random), capped likewise."""
+        secrets = {r: dict(labels) for r, labels in self.secrets.items()}
+        anomalies = list(self.anomalies) + list(other.anomalies)
+        for random, labels in other.secrets.items():
+            if random in secrets:
+                secrets[random].update(labels)
+            elif len(secrets) < MAX_RANDOMS:
+                secrets[random] = dict(labels)
+            else:
+                anomalies.append((0, f"more than {MAX_RANDOMS} client randoms (MAX_RANDOMS): the rest ignored"))
+                break
+        return KeyLog(secrets, tuple(anomalies[:MAX_ANOMALIES]), self.lines + other.lines)
 
 
 def parse_keylog(lines: Iterable[str | bytes]) -> KeyLog:
@@ -74,3 +92,17 @@ def parse_keylog(lines: Iterable[str | bytes]) -> KeyLog:
         if why is not None and len(anomalies) < MAX_ANOMALIES:
             anomalies.append((n, why))
     return KeyLog(secrets, tuple(anomalies), n)
+
+
+def parse_keylog_text(text: str | bytes) -> KeyLog:
+    """A whole key log's contents (``\n`` or ``\r\n`` line ends)."""
+    return parse_keylog(text.splitlines())
+
+
+def keylog_from_secrets(blocks: Iterable[bytes]) -> KeyLog:
+    """The key-log text of pcapng Decryption Secrets Blocks (``CaptureSource.decryption_secrets``),
+    read as one key log: the blocks one after the other, line numbers counted across them."""
+    lines: list[bytes] = []
+    for block in blocks:
+        lines += block.splitlines()
+    return parse_keylog(lines)
