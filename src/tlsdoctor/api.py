@@ -4,16 +4,35 @@
 >>> for rec in api.iter_connections("capture.pcap"):      # doctest: +SKIP
 ...     if rec.failed:
 ...         print(rec.tcp_stream, rec.sni, rec.ended_by)
+
+With an SSLKEYLOGFILE, TLS 1.3 handshakes (and TLS 1.2 AEAD ones) are decrypted on the way: the
+encrypted Certificate, CertificateRequest and alerts land on the records (``rec.tls.decryption`` says
+whether it worked, ``Alert.decrypted`` marks an alert read that way):
+
+>>> recs = api.connections("capture.pcap", keylog="keys.log")        # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, EngineStats
+from tlsdoctor.tls.keylog import KeyLog, keylog_from_secrets, parse_keylog
+
+KeyLogArg = KeyLog | str | os.PathLike[str] | None
+"""A parsed key log, the path of an SSLKEYLOGFILE, or None."""
+
+
+def load_keylog(keylog: KeyLog | str | os.PathLike[str]) -> KeyLog:
+    """A key log given as a path is read here (the API is the edge); its bad lines are its anomalies."""
+    if isinstance(keylog, KeyLog):
+        return keylog
+    with open(keylog, "rb") as fh:
+        return parse_keylog(fh)
 
 
 class ConnectionStream:
@@ -23,25 +42,47 @@ class ConnectionStream:
     ``anomalies`` holds the capture's own problems (truncation, caps hit) and ``stats`` the counts.
     """
 
-    def __init__(self, path: str, name: str | None = None) -> None:
+    def __init__(self, path: str, name: str | None = None, keylog: KeyLogArg = None,
+                 embedded_keylog: bool = False) -> None:
         self.path = path
         self.name = name if name is not None else ("-" if path == "-" else os.path.basename(path))
         self.anomalies: list[str] = []
         self.stats = EngineStats()
+        self.keylog = load_keylog(keylog) if keylog is not None else None
+        self.embedded_keylog = embedded_keylog or keylog is not None
 
     def __iter__(self) -> Iterator[ConnectionRecord]:
         with open_capture(self.path) as source:
-            analyzer = CaptureAnalyzer(self.name)
+            frames = source.frames()
+            keylog = self.keylog
+            if self.embedded_keylog:
+                # A pcapng Decryption Secrets Block precedes the packets it decrypts: the first frame
+                # is read before the analyzer is built, so the blocks read so far are complete enough.
+                first = list(itertools.islice(frames, 1))
+                frames = itertools.chain(first, frames)
+                embedded = source.decryption_secrets
+                if embedded:
+                    inside = keylog_from_secrets(embedded)
+                    keylog = inside if keylog is None else keylog.merged(inside)
+            analyzer = CaptureAnalyzer(self.name, keylog)
             self.stats = analyzer.stats
-            yield from analyzer.analyze(source.frames())
-            self.anomalies = [str(a) for a in source.anomalies] + analyzer.anomalies
+            yield from analyzer.analyze(frames)
+            kl_anomalies = [f"key log line {n}: {why}" for n, why in keylog.anomalies] if keylog is not None else []
+            self.anomalies = [str(a) for a in source.anomalies] + kl_anomalies + analyzer.anomalies
 
 
-def iter_connections(path: str, name: str | None = None) -> ConnectionStream:
-    """The connections of a capture, streamed. ``open_capture`` errors (not a capture) raise CaptureError."""
-    return ConnectionStream(path, name)
+def iter_connections(path: str, name: str | None = None, keylog: KeyLogArg = None, *,
+                     embedded_keylog: bool = False) -> ConnectionStream:
+    """The connections of a capture, streamed. ``open_capture`` errors (not a capture) raise CaptureError.
+
+    ``keylog``: a ``KeyLog`` or the path of an SSLKEYLOGFILE; the handshakes it has keys for are
+    decrypted. The capture's own pcapng Decryption Secrets Blocks are added to it, and are used alone
+    with ``embedded_keylog=True``. Without either, nothing is decrypted (the packet path is unchanged).
+    """
+    return ConnectionStream(path, name, keylog, embedded_keylog)
 
 
-def connections(path: str, name: str | None = None) -> list[ConnectionRecord]:
+def connections(path: str, name: str | None = None, keylog: KeyLogArg = None, *,
+                embedded_keylog: bool = False) -> list[ConnectionRecord]:
     """All connections of a capture, sorted by tcp.stream (holds them all in memory)."""
-    return sorted(iter_connections(path, name), key=lambda r: r.tcp_stream)
+    return sorted(iter_connections(path, name, keylog, embedded_keylog=embedded_keylog), key=lambda r: r.tcp_stream)

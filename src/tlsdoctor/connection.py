@@ -22,6 +22,12 @@ Two history strings, both in Zeek's spirit (client upper case, server lower case
   ``Q`` another content type. Two more, ours: ``!`` bytes that are not TLS, ``~`` the TLS parse
   stopped (a malformed record; see anomalies). Runs of ``D`` are kept to one letter per direction change.
   The string is capped at ``MAX_HISTORY`` characters; a final ``+`` means it was cut.
+
+  With a key log (``CaptureAnalyzer(name, keylog)``), a record that decryption opened gets the letters
+  of what was inside instead of ``D``: a TLS 1.3 server's ``soxyf`` (EncryptedExtensions, Certificate,
+  CertificateVerify, Finished) where ``d`` stood, the client's ``F``, an encrypted alert's ``L``; the
+  application data inside stays ``D``. So the same connection can have two histories, with and
+  without keys; ``TLSFacts.decryption`` says which one a record holds.
 """
 
 from __future__ import annotations
@@ -136,6 +142,13 @@ class TLSFacts:
     not_tls: tuple[str, str, bytes] | None = None  # (sender, guess, first bytes) when a peer did not speak TLS
     ja4: str | None = None
     decryption: str | None = None  # with a key log: "decrypted", or why not ("no keys for this client random")
+    # Set by the engine's own decryption (``CaptureAnalyzer(name, keylog)``): None without a key log;
+    # "decrypted" (every encrypted record the handshake tracker read was opened), "no keys for this client
+    # random", "no encrypted records to decrypt", "not decryptable: <why>" (a CBC suite, labels missing),
+    # "failed: <side>: <why>" (a record that does not authenticate: wrong keys; the rest analysed as without keys).
+    decrypted_handshake: tuple[tuple[str, int, int], ...] = ()
+    # (sender, handshake type, Wireshark frame) of each handshake message read by decryption, in order
+    # (capped: handshake.MAX_DECRYPTED_MESSAGES_KEPT); empty without a key log.
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,9 +44,10 @@ from tlsdoctor.connection import (
     TimelineEntry,
     TLSFacts,
 )
-from tlsdoctor.handshake import HandshakeTracker
+from tlsdoctor.handshake import DecryptingHandshakeTracker, HandshakeTracker
 from tlsdoctor.net.decode import decode_ip, format_ip, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
+from tlsdoctor.tls.keylog import KeyLog
 
 # --- named caps -------------------------------------------------------------------------------
 CLOSE_LINGER_SECONDS: Final = 1.0
@@ -194,11 +195,16 @@ class CaptureAnalyzer:
     """Reads frames and yields one ConnectionRecord per TCP connection, as connections end.
 
     ``analyze(frames)`` takes the reader's frame tuples ``(number, ts_ns, linktype, buf, offset,
-    caplen, origlen)``; anomalies of the capture as a whole collect in ``self.anomalies``.
+    caplen, origlen)``; anomalies of the capture as a whole collect in ``self.anomalies``. Given a
+    ``keylog`` (``tls.keylog.KeyLog``), handshakes whose client random it holds are decrypted on the way
+    (``TLSFacts.decryption`` says how it went).
     """
 
-    def __init__(self, capture_name: str) -> None:
+    def __init__(self, capture_name: str, keylog: KeyLog | None = None) -> None:
         self.capture_name = capture_name
+        self.keylog = keylog
+        """With a key log, each connection's handshake tracker decrypts what the key log has keys for
+        (``handshake.DecryptingHandshakeTracker``); without one the packet path is unchanged."""
         self.flows: dict[bytes, _Dir | _TombDir] = {}
         self.live: dict[int, _Conn] = {}
         self.closing: deque[_Conn] = deque()  # closed, handshake unsettled: CLOSE_LINGER_SECONDS
@@ -466,7 +472,7 @@ class CaptureAnalyzer:
 
     def _tracker(self, c: _Conn) -> HandshakeTracker:
         if c.tracker is None:
-            c.tracker = HandshakeTracker()
+            c.tracker = HandshakeTracker() if self.keylog is None else DecryptingHandshakeTracker(self.keylog)
         return c.tracker
 
     def _go_light(self, c: _Conn) -> None:

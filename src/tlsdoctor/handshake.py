@@ -20,6 +20,17 @@ When is a handshake *completed*? What the wire shows without keys:
   (typically a certificate the client rejected: 42-48). Such inferred alerts are marked ``encrypted``
   with no code, and an anomaly says that a key log would confirm them.
 
+With a key log (SSLKEYLOGFILE), the engine builds a ``DecryptingHandshakeTracker`` instead, which
+opens the encrypted records (``tls.decrypt``: RFC 8446 sections 5.2, 5.3, 7.1, 7.3; RFC 5246 sections
+5, 6.3, 6.2.3.3) when the key log has the connection's client random, and feeds what was inside to
+the same code as plaintext messages and alerts. Then the completion needs no guess: the client's
+Finished is the decrypted Finished, and what the server sent after it is known (a NewSessionTicket or
+data: completed; an alert such as 116 certificate_required: failed, with its code). A decrypted alert
+is an ``Alert`` with ``decrypted=True`` and the frame that completed its record; the size-based
+inference is not made for a side whose records were decrypted. Where decryption stops (wrong keys),
+that record and the rest are analysed exactly as without keys, and ``TLSFacts.decryption`` says why.
+Without a key log nothing of this runs: ``HandshakeTracker`` is unchanged.
+
 The tracker is *settled* (the engine stops feeding it and the connection goes on the cheap path)
 when the handshake completed, when a peer does not speak TLS, when a parser gave up, or when a
 direction carried more than ``MAX_TLS_BYTES_PER_DIRECTION`` without settling.
@@ -27,12 +38,24 @@ direction carried more than ``MAX_TLS_BYTES_PER_DIRECTION`` without settling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from tlsdoctor.connection import MAX_HISTORY, Alert, TLSFacts
 from tlsdoctor.tls.alerts import alert_name
 from tlsdoctor.tls.certificates import CertificateFacts
+from tlsdoctor.tls.decrypt import (
+    MAX_KEPT_BYTES,
+    MAX_KEPT_RECORDS,
+    SUITES,
+    TLS12_SUITES,
+    DecryptError,
+    Inner,
+    RecordCutter,
+    Tls12Decryptor,
+    Tls12Keys,
+    Tls13Decryptor,
+)
 from tlsdoctor.tls.events import (
     AlertEvent,
     ChangeCipherSpecEvent,
@@ -43,7 +66,18 @@ from tlsdoctor.tls.events import (
     TLSEvent,
 )
 from tlsdoctor.tls.ja4 import ja4
-from tlsdoctor.tls.messages import CertificateMessage, ClientHello, HandshakeMessage, ServerHello
+from tlsdoctor.tls.keylog import KeyLog
+from tlsdoctor.tls.messages import (
+    RAW_KEPT,
+    CertificateMessage,
+    ClientHello,
+    HandshakeContext,
+    HandshakeMessage,
+    ProtocolError,
+    RawHandshake,
+    ServerHello,
+    decode_handshake_body,
+)
 from tlsdoctor.tls.registry import HandshakeType, cipher_suite_name, version_name
 from tlsdoctor.tls.stream import TLSDirectionParser
 
@@ -51,6 +85,8 @@ MIN_TLS13_FINISHED_RECORD: Final = 4 + 32 + 1 + 16
 TLS13_ALERT_RECORD: Final = 2 + 1 + 16
 MAX_TLS_BYTES_PER_DIRECTION: Final = 256 * 1024
 MAX_RECORD_SIZES_KEPT: Final = 16
+MAX_DECRYPTED_MESSAGES_KEPT: Final = 32
+"""Decrypted handshake messages listed on ``TLSFacts.decrypted_handshake`` (a handshake has about ten)."""
 
 # Zeek's ssl_history letters (scripts/base/protocols/ssl/main.zeek), client upper case.
 _HANDSHAKE_LETTERS: Final[dict[int, str]] = {
@@ -107,6 +143,11 @@ _RELEASED = TLSDirectionParser(True)  # a parser that is never fed, shared by ev
 
 
 class HandshakeTracker:
+    # Whether a side's encrypted records were read with a key log (``DecryptingHandshakeTracker``): the
+    # size-based inference of encrypted alerts is then not needed. Class attributes: no cost per tracker.
+    _decrypted_client = False
+    _decrypted_server = False
+
     def __init__(self) -> None:
         self.client = _Side(True)
         self.server = _Side(False)
@@ -193,10 +234,12 @@ class HandshakeTracker:
                 out += self._letter(from_client, "I")
             elif isinstance(ev, AlertEvent):
                 self.tls_seen = True
-                code = None if ev.encrypted else ev.description
+                if ev.encrypted:
+                    out += self._encrypted_alert(from_client, ev)
+                    continue
+                code = ev.description
                 self.alerts.append(Alert(code=code, name=alert_name(code) if code is not None else "encrypted_alert",
-                                         sender=who, level=None if ev.encrypted else ev.level, frame=ev.frame,
-                                         encrypted=ev.encrypted))
+                                         sender=who, level=ev.level, frame=ev.frame))
                 self._mark("alert", ev.frame)
                 out += self._letter(from_client, "L")
             elif isinstance(ev, EncryptedRecordEvent):
@@ -259,6 +302,13 @@ class HandshakeTracker:
                 self.certificate_request = msg
         return self._letter(from_client, letter)
 
+    def _encrypted_alert(self, from_client: bool, ev: AlertEvent) -> str:
+        """An alert record sent encrypted (TLS 1.2 after the sender's ChangeCipherSpec): its code is unknown."""
+        self.alerts.append(Alert(code=None, name="encrypted_alert", sender="client" if from_client else "server",
+                                 level=None, frame=ev.frame, encrypted=True))
+        self._mark("alert", ev.frame)
+        return self._letter(from_client, "L")
+
     def _encrypted(self, from_client: bool, side: _Side, ev: EncryptedRecordEvent) -> str:
         who = "client" if from_client else "server"
         if len(side.records) < MAX_RECORD_SIZES_KEPT:
@@ -309,14 +359,15 @@ class HandshakeTracker:
                 completed = True
                 anomalies.append("TLS 1.3: the client sent its Finished and the server sent nothing after it; "
                                  "counted as completed (a key log would confirm)")
-            elif self.client_finished_frame is not None and post and post[0] == TLS13_ALERT_RECORD:
+            elif (self.client_finished_frame is not None and post and post[0] == TLS13_ALERT_RECORD
+                  and not self._decrypted_server):
                 frame = self.frames.get("encrypted_server", last_frame)
                 inferred.append(Alert(code=None, name="encrypted_alert", sender="server", level=None,
                                       frame=self._last_record_frame(self.server, frame), encrypted=True))
                 anomalies.append("TLS 1.3: the server answered the client's Finished with one 19-byte record "
                                  "and closed: an encrypted alert (often certificate_required, 116); a key log "
                                  "would show its code")
-            elif self.client_finished_frame is None:
+            elif self.client_finished_frame is None and not self._decrypted_client:
                 small = [ln for ln, _f in self.client.records if ln == TLS13_ALERT_RECORD]
                 if small:
                     inferred.append(Alert(code=None, name="encrypted_alert", sender="client", level=None,
@@ -375,3 +426,202 @@ class HandshakeTracker:
             if ln == length:
                 return f
         return 0
+
+
+DECRYPTED_RECORD: Final = -1
+"""Put in ``server_records_after_client_finished`` for a record whose contents decryption showed: the
+size-based inference (a lone ``TLS13_ALERT_RECORD``) never applies to it."""
+
+
+class DecryptingHandshakeTracker(HandshakeTracker):
+    """A ``HandshakeTracker`` that also reads the encrypted records, with a key log (see the module docstring).
+
+    The engine builds this one only when it was given a key log, so the tracker of a capture analysed
+    without keys does not do one operation more. Per direction, a ``RecordCutter`` keeps the records
+    that may be encrypted (capped: ``MAX_KEPT_RECORDS``, ``MAX_KEPT_BYTES``) until the ClientHello shows
+    whether the key log has its client random; without it the cutters are dropped at once. Once the
+    ServerHello names the version and suite, each record the record-layer parser reports as encrypted
+    is taken from the cutter (same frame, same length) and opened by a ``Tls13Decryptor`` or
+    ``Tls12Decryptor``; what was inside is fed to the same code as plaintext messages and alerts (the
+    history gets the real letters, the certificates and the CertificateRequest land on the facts, an
+    alert keeps the frame that completed its record). A record that does not open stops decryption
+    of that direction: a note (``TLSFacts.decryption = "failed: ..."``), an anomaly, and that record
+    and the rest are analysed as without keys.
+    """
+
+    def __init__(self, keylog: KeyLog) -> None:
+        super().__init__()
+        self.keylog = keylog
+        self.cutters: dict[bool, RecordCutter] | None = {True: RecordCutter(), False: RecordCutter()}
+        self.decryptors: dict[bool, Tls13Decryptor | Tls12Decryptor] = {}
+        self.decryption: str | None = None
+        self.records_opened = 0
+        self.decrypted_handshake: list[tuple[str, int, int]] = []
+
+    # --- input ----------------------------------------------------------------------------------
+    def feed(self, from_client: bool, data: bytes, frame: int, ts_ns: int) -> str:
+        cutters = self.cutters
+        if cutters is not None and not (self.client if from_client else self.server).dead:
+            cutters[from_client].feed(data, frame)
+        return super().feed(from_client, data, frame, ts_ns)
+
+    def gap(self, from_client: bool, lost: int, frame: int) -> str:
+        if from_client in self.decryptors:
+            self._fail(from_client, f"bytes of the {'client' if from_client else 'server'} were not captured "
+                                    f"before frame {frame}")
+        return super().gap(from_client, lost, frame)
+
+    def release(self) -> None:
+        super().release()
+        self.cutters = None
+        self.decryptors = {}
+
+    def _fail(self, from_client: bool, why: str) -> None:
+        who = "client" if from_client else "server"
+        self.decryptors.pop(from_client, None)
+        if from_client:
+            self._decrypted_client = False
+        else:
+            self._decrypted_server = False
+        if self.decryption is None or not self.decryption.startswith("failed"):
+            self.decryption = f"failed: {who}: {why}"
+        self.anomalies.append(f"decryption with the key log stopped: {who}: {why}; from there on the {who}'s "
+                              "records are analysed as without keys")
+
+    # --- the hellos decide --------------------------------------------------------------------------
+    def _handshake(self, from_client: bool, ev: HandshakeEvent) -> str:
+        letters = super()._handshake(from_client, ev)
+        msg = ev.message
+        if isinstance(msg, ClientHello) and from_client and msg is self.client_hello:
+            if self.keylog.for_random(msg.random) is None:
+                self.decryption = "no keys for this client random"
+                self.cutters = None
+        elif (isinstance(msg, ServerHello) and not from_client and msg is self.server_hello
+              and self.cutters is not None and self.client_hello is not None):
+            self._start(msg)
+        return letters
+
+    def _start(self, sh: ServerHello) -> None:
+        """The ServerHello gives the version and the suite (RFC 8446 section 4.1.3, RFC 5246 section 7.4.1.3)."""
+        assert self.client_hello is not None
+        secrets = self.keylog.for_random(self.client_hello.random) or {}
+        suite = sh.cipher_suite
+        if sh.version >= 0x0304:
+            if suite not in SUITES:
+                self.decryption = f"not decryptable: TLS 1.3 cipher suite {suite:#06x} is not one this tool knows"
+            elif "SERVER_HANDSHAKE_TRAFFIC_SECRET" not in secrets and "CLIENT_HANDSHAKE_TRAFFIC_SECRET" not in secrets:
+                self.decryption = "not decryptable: the key log has no TLS 1.3 handshake traffic secrets for this " \
+                                  "client random"
+            else:
+                for from_client, prefix in ((True, "CLIENT"), (False, "SERVER")):
+                    hs = secrets.get(f"{prefix}_HANDSHAKE_TRAFFIC_SECRET")
+                    app = secrets.get(f"{prefix}_TRAFFIC_SECRET_0")
+                    if hs is not None or app is not None:
+                        self.decryptors[from_client] = Tls13Decryptor(suite, hs, app)
+        elif suite not in TLS12_SUITES:
+            self.decryption = (f"not decryptable: {cipher_suite_name(suite)} is not an AEAD suite (only AES-GCM, "
+                               "AES-CCM and ChaCha20-Poly1305 are decrypted)")
+        elif "CLIENT_RANDOM" not in secrets:
+            self.decryption = "not decryptable: the key log has no CLIENT_RANDOM master secret for this client random"
+        else:
+            keys = Tls12Keys.derive(secrets["CLIENT_RANDOM"], self.client_hello.random, sh.random, suite)
+            self.decryptors = {True: Tls12Decryptor(keys, True), False: Tls12Decryptor(keys, False)}
+        if not self.decryptors:
+            self.cutters = None
+            self.anomalies.append(f"key log: {self.decryption}")
+        else:
+            self._decrypted_client = True in self.decryptors
+            self._decrypted_server = False in self.decryptors
+
+    # --- encrypted records --------------------------------------------------------------------------
+    def _open(self, from_client: bool, frame: int, length: int) -> list[Inner] | None:
+        """The decrypted contents of the record the parser just reported, or None (analyse it without keys)."""
+        dec = self.decryptors.get(from_client)
+        if dec is None or self.cutters is None:
+            return None
+        cutter = self.cutters[from_client]
+        rec = cutter.take(frame, length)
+        if rec is None:
+            if cutter.capped:
+                self._fail(from_client, f"more than {MAX_KEPT_RECORDS} records or {MAX_KEPT_BYTES} bytes to keep "
+                                        "(MAX_KEPT_RECORDS, MAX_KEPT_BYTES)")
+            else:
+                self._fail(from_client, f"the record in frame {frame} was not kept ({cutter.stopped or 'not found'})")
+            return None
+        got = dec.open(rec)
+        if isinstance(got, DecryptError):
+            self._fail(from_client, got.why)
+            return None
+        self.records_opened += 1
+        return got
+
+    def _encrypted(self, from_client: bool, side: _Side, ev: EncryptedRecordEvent) -> str:
+        items = self._open(from_client, ev.frame, ev.length)
+        if items is None:
+            return super()._encrypted(from_client, side, ev)
+        who = "client" if from_client else "server"
+        # The measurements stay what they are without keys (encrypted_records_*, the encrypted_* frames).
+        if len(side.records) < MAX_RECORD_SIZES_KEPT:
+            side.records.append((ev.length, ev.frame))
+        self._mark(f"encrypted_{who}", ev.frame)
+        if side.ccs_frame is not None and ev.content_type == 22:
+            side.encrypted_after_ccs = True  # TLS 1.2's Finished (RFC 5246 section 7.4.9)
+            self._reach("encrypted_handshake")
+        if self.server_hello is not None and self.version_number() >= 0x0304:
+            self._reach("encrypted_handshake")
+        return self._inner(from_client, items, ev.ts_ns)
+
+    def _encrypted_alert(self, from_client: bool, ev: AlertEvent) -> str:
+        items = self._open(from_client, ev.frame, ev.length)
+        if items is None:
+            return super()._encrypted_alert(from_client, ev)
+        return self._inner(from_client, items, ev.ts_ns)
+
+    def _inner(self, from_client: bool, items: list[Inner], ts_ns: int) -> str:
+        """What one decrypted record held, fed to the same code as plaintext messages and alerts."""
+        who = "client" if from_client else "server"
+        tls13 = self.version_number() >= 0x0304
+        out = ""
+        for it in items:
+            if tls13 and not from_client and self.client_finished_frame is not None:
+                self.server_records_after_client_finished.append(DECRYPTED_RECORD)
+            if it.kind == "alert" and it.alert_code is not None:
+                self.alerts.append(Alert(code=it.alert_code, name=alert_name(it.alert_code), sender=who,
+                                         level=it.alert_level, frame=it.frame, encrypted=False,
+                                         decrypted=it.decrypted))
+                self._mark("alert", it.frame)
+                out += self._letter(from_client, "L")
+            elif it.kind == "handshake" and it.handshake_type is not None:
+                out += self._decrypted_message(from_client, it, ts_ns)
+            elif it.kind == "application_data":
+                out += self._letter(from_client, "D")
+        return out
+
+    def _decrypted_message(self, from_client: bool, it: Inner, ts_ns: int) -> str:
+        assert it.handshake_type is not None
+        who = "client" if from_client else "server"
+        sh = self.server_hello
+        context = HandshakeContext(from_client, sh.version if sh is not None else None,
+                                   sh.cipher_suite if sh is not None else None,
+                                   tls13_certificates=self.version_number() >= 0x0304)
+        message = decode_handshake_body(it.handshake_type, it.body, context)
+        if isinstance(message, ProtocolError):
+            self.anomalies.append(f"frame {it.frame}: the decrypted handshake message of type {it.handshake_type} "
+                                  f"from the {who} is malformed: {message.reason}")
+            message = RawHandshake(it.handshake_type, len(it.body), it.body[:RAW_KEPT])
+        if len(self.decrypted_handshake) < MAX_DECRYPTED_MESSAGES_KEPT:
+            self.decrypted_handshake.append((who, it.handshake_type, it.frame))
+        if it.handshake_type == HandshakeType.FINISHED:
+            self._mark(f"finished_{who}", it.frame)
+            if from_client and self.client_finished_frame is None:
+                self.client_finished_frame = it.frame  # the real one, not a guess from its size
+        return self._handshake(from_client, HandshakeEvent(it.handshake_type, message, len(it.body), it.frame,
+                                                           it.frame, ts_ns))
+
+    # --- outcome --------------------------------------------------------------------------------
+    def summary(self, last_frame: int) -> HandshakeSummary:
+        if self.decryption is None and self.client_hello is not None:
+            self.decryption = "decrypted" if self.records_opened else "no encrypted records to decrypt"
+        s = super().summary(last_frame)
+        facts = replace(s.facts, decryption=self.decryption, decrypted_handshake=tuple(self.decrypted_handshake))
+        return replace(s, facts=facts)
