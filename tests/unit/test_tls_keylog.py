@@ -22,7 +22,9 @@ from tlsdoctor.tls.decrypt import Record, TrafficKeys, decrypt_direction, hkdf_e
 from tlsdoctor.tls.keylog import parse_keylog
 
 KEYLOG = Path(__file__).resolve().parent.parent / "fixtures" / "keylog"
-CASES = sorted(p.stem for p in KEYLOG.glob("*.pcap"))
+# The captures the second pass (tlsdoctor.decryption) was built with; test_tls_decrypt.py checks the
+# engine's own decryption on every capture of the folder.
+CASES = ["client_certificate_required_tls13", "ok_tls12_chacha", "ok_tls12_gcm", "ok_tls13_aes256", "ok_tls13_chacha"]
 
 
 def _keys(name: str) -> Path:
