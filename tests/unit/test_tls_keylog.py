@@ -19,7 +19,7 @@ from tlsdoctor.decryption import decrypt_records
 from tlsdoctor.investigate import investigate
 from tlsdoctor.report.json import report_to_json
 from tlsdoctor.tls.decrypt import Record, TrafficKeys, decrypt_direction, hkdf_expand_label
-from tlsdoctor.tls.keylog import parse_keylog
+from tlsdoctor.tls.keylog import keylog_from_secrets, parse_keylog, parse_keylog_text
 
 KEYLOG = Path(__file__).resolve().parent.parent / "fixtures" / "keylog"
 # The captures the second pass (tlsdoctor.decryption) was built with; test_tls_decrypt.py checks the
@@ -131,3 +131,30 @@ def test_diagnose_with_the_key_log_is_certain_without_it_likely() -> None:
     [g] = without["findings"]
     assert g["cause"] == "client_certificate_required" and g["confidence"] == "likely"
     assert any("SSLKEYLOGFILE" in n for n in g["notes"])
+
+
+def test_keylog_text_with_crlf_and_from_decryption_secrets_blocks() -> None:
+    text = _keys("ok_tls13_aes256").read_text()
+    lines = text.splitlines()
+    whole = parse_keylog_text(text.replace("\n", "\r\n").encode())
+    assert whole.secrets == parse_keylog(lines).secrets and not whole.anomalies
+    # Two blocks (pcapng section 4.7), the second one with a bad line: its number counts across blocks.
+    other = _keys("ok_tls12_gcm").read_text()
+    blocks = [text.encode(), (other + "CLIENT_RANDOM zz zz\n").encode()]
+    kl = keylog_from_secrets(blocks)
+    assert len(kl) == 2
+    assert [n for n, _ in kl.anomalies] == [len(lines) + len(other.splitlines()) + 1]
+
+
+def test_keylogs_merge_and_the_random_cap_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    a = parse_keylog(_keys("ok_tls13_aes256").read_text().splitlines())
+    b = parse_keylog(_keys("ok_tls12_gcm").read_text().splitlines())
+    both = a.merged(b)
+    assert len(both) == 2 and both.secrets.keys() == a.secrets.keys() | b.secrets.keys()
+    assert len(a) == 1  # merging copies
+    monkeypatch.setattr("tlsdoctor.tls.keylog.MAX_RANDOMS", 1)
+    capped = parse_keylog(_keys("ok_tls13_aes256").read_text().splitlines()
+                          + _keys("ok_tls12_gcm").read_text().splitlines())
+    assert len(capped) == 1
+    assert any("MAX_RANDOMS" in why for _, why in capped.anomalies)
+    assert any("MAX_RANDOMS" in why for _, why in a.merged(b).anomalies)
