@@ -162,7 +162,7 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
             for text in analyzer.anomalies:
                 ev.anomalies.append(Anomaly("engine", name, text))
             ev.inputs.append(Input(name, InputKind.CAPTURE, vantage,
-                                   detail=f"{source.format}, {analyzer.stats.frames} frames"))
+                                   detail=f"{source.format}, {analyzer.stats.frames} frames", file=f.path))
     except CaptureError as exc:
         ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
@@ -215,7 +215,8 @@ def _read_capture_sharded(f: Sniffed, name: str, vantage: str | None, jobs: int,
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
         return
     ev.anomalies.extend(anomalies)
-    ev.inputs.append(Input(name, InputKind.CAPTURE, vantage, detail=f"{fmt}, {frames} frames, {jobs} workers"))
+    ev.inputs.append(Input(name, InputKind.CAPTURE, vantage, detail=f"{fmt}, {frames} frames, {jobs} workers",
+                           file=f.path))
 
 
 def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> None:

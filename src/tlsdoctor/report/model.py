@@ -23,6 +23,9 @@ class Input:
     kind: str  # ``tlsdoctor.evidence.intake.InputKind``: capture, nginx_config, ..., unrecognized
     vantage: str | None = None
     detail: str = ""  # what was read: "pcapng, 1204 frames", "38 lines", why it was not recognised
+    file: str = field(default="", compare=False)
+    """The path as it was opened (``path`` is the name the report cites it by): what ``--export`` re-reads.
+    Set for captures; ``-`` for standard input."""
 
 
 @dataclass(frozen=True, slots=True)
