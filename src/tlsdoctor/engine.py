@@ -29,13 +29,14 @@ as an anomaly when it is hit.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from tlsdoctor.capture import Buffer
+from tlsdoctor.capture import Buffer, CaptureSource
 from tlsdoctor.connection import (
     ConnectionRecord,
     DirectionFacts,
@@ -47,7 +48,7 @@ from tlsdoctor.connection import (
 from tlsdoctor.handshake import DecryptingHandshakeTracker, HandshakeTracker
 from tlsdoctor.net.decode import decode_ip, format_ip, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
-from tlsdoctor.tls.keylog import KeyLog
+from tlsdoctor.tls.keylog import KeyLog, keylog_from_secrets
 
 # --- named caps -------------------------------------------------------------------------------
 CLOSE_LINGER_SECONDS: Final = 1.0
@@ -85,6 +86,20 @@ _PORTS = struct.Struct("!HH")
 
 FrameTuple = tuple[int, int, int, Buffer, int, int, int]
 """(number, ts_ns, linktype, buf, offset, caplen, origlen): the reader's frames (docs/design.md)."""
+
+
+def embedded_keylog(source: CaptureSource) -> tuple[Iterator[FrameTuple], KeyLog | None]:
+    """The frames of ``source`` (none lost) and the key log its pcapng Decryption Secrets Blocks carry
+    (pcapng draft section 4.7; None when there is none, as in every pcap file).
+
+    A Decryption Secrets Block precedes the packets it decrypts (Wireshark's editcap --inject-secrets
+    puts it before the first packet): the first frame is read before the analyzer is built, so the
+    blocks read by then are the ones that matter. A ``CaptureAnalyzer`` is given the result (merged
+    with any key log given as a file) so that one streaming pass decrypts with both."""
+    frames = source.frames()
+    first = list(itertools.islice(frames, 1))
+    secrets = source.decryption_secrets
+    return itertools.chain(first, frames), keylog_from_secrets(secrets) if secrets else None
 
 
 class _Dir:

@@ -5,6 +5,12 @@ non-capture evidence first (nginx configuration, error and access logs, certific
 small), because the captures' records are judged against it; then streams each capture through the
 engine once, feeding ``Diagnosis``, which keeps what the rules need; then builds the rules' ``Context``
 and concludes. Nothing here decides a cause: that is the rules' job, on data.
+
+Key logs are read before the captures so that the one pass over each capture decrypts: the merged key
+log, plus what a pcapng carries in its Decryption Secrets Blocks, is given to the engine
+(``CaptureAnalyzer(name, keylog)``, in every worker of a sharded read too), whose handshake tracker
+puts the decrypted certificates, CertificateRequest and alerts on the records as it goes. There is no
+second pass over a capture.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from dataclasses import dataclass, field
 
 from tlsdoctor.capture import CaptureError, open_capture
 from tlsdoctor.diagnosis import Diagnosis
-from tlsdoctor.engine import CaptureAnalyzer
+from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog
 from tlsdoctor.evidence.intake import InputKind, Sniffed, display_names, gather
 from tlsdoctor.evidence.nginx_logs import AccessLogFormat
 from tlsdoctor.findings import Anomaly
@@ -44,8 +50,9 @@ class _Evidence:
     notes: list[str] = field(default_factory=list)
     inputs: list[Input] = field(default_factory=list)
     error_lines: list[LogLine] = field(default_factory=list)
-    keylog: KeyLog | None = None
-    decrypted: int = 0
+    keylog: KeyLog | None = None  # the key log files given, merged
+    embedded_randoms: int = 0  # client randoms of key logs embedded in the captures (Decryption Secrets Blocks)
+    decrypted: int = 0  # failing handshakes the engine decrypted
     access_lines: list[LogLine] = field(default_factory=list)
 
 
@@ -96,16 +103,19 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
             _read_capture_sharded(f, names[f.path], label, n, diagnosis, ev, verify_failed)
         else:
             _read_capture(f, names[f.path], label, diagnosis, ev, progress)
-        if ev.keylog is not None and diagnosis.captures and diagnosis.captures[-1].name == names[f.path]:
-            _decrypt(f.path, diagnosis, ev)
+        if diagnosis.captures and diagnosis.captures[-1].name == names[f.path]:
+            ev.decrypted += _decrypted_failing(diagnosis)
     if len(captures) > 1 and not labelled:
         ev.notes.append("Several captures without --vantage labels: a connection that two of them show (same "
                         "ClientHello random, or same 4-tuple and time) is counted once; label them --vantage "
                         "client=FILE --vantage server=FILE to compare what each end saw.")
     if not captures:
         ev.notes.append("No capture among the evidence: findings come from the logs and configuration alone.")
-    if ev.keylog is not None and captures:
-        ev.notes.append(f"Key log: {len(ev.keylog)} client random(s); {ev.decrypted} failing TLS 1.3 handshake(s) "
+    if (ev.keylog is not None or ev.embedded_randoms) and captures:
+        given = f"{len(ev.keylog)} client random(s)" if ev.keylog is not None else ""
+        inside = f"{ev.embedded_randoms} client random(s) embedded in the capture(s)" if ev.embedded_randoms else ""
+        randoms = " and ".join(x for x in (given, inside) if x)
+        ev.notes.append(f"Key log: {randoms}; {ev.decrypted} failing TLS 1.3 handshake(s) "
                         "decrypted with it (their encrypted certificates, requests and alerts are read, not "
                         "inferred).")
     elif any(r.tls_version == "TLSv1.3" and any(a.encrypted for a in r.tls.alerts)
@@ -151,8 +161,8 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
                   progress: Progress | None) -> None:
     try:
         with open_capture(f.path) as source:
-            analyzer = CaptureAnalyzer(name)
-            frames = source.frames()
+            frames, embedded = embedded_keylog(source)
+            analyzer = CaptureAnalyzer(name, _keylog_for_capture(name, embedded, ev))
             if progress is not None:
                 frames = _frames_with_progress(frames, name, lambda: source.bytes_read,  # type: ignore[assignment]
                                                source.size or 0, progress)
@@ -161,8 +171,8 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
                 ev.anomalies.append(Anomaly(a.kind, name, a.detail, frame=a.frame))
             for text in analyzer.anomalies:
                 ev.anomalies.append(Anomaly("engine", name, text))
-            ev.inputs.append(Input(name, InputKind.CAPTURE, vantage,
-                                   detail=f"{source.format}, {analyzer.stats.frames} frames", file=f.path))
+            detail = f"{source.format}, {analyzer.stats.frames} frames{_embedded(len(embedded or ()))}"
+            ev.inputs.append(Input(name, InputKind.CAPTURE, vantage, detail=detail, file=f.path))
     except CaptureError as exc:
         ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
@@ -189,19 +199,32 @@ def _read_keylog(f: Sniffed, name: str, ev: _Evidence) -> None:
     ev.inputs.append(Input(name, InputKind.KEYLOG, detail=f"{len(keylog)} client random(s), {keylog.lines} lines"))
 
 
-def _decrypt(path: str, diagnosis: Diagnosis, ev: _Evidence) -> None:
-    """Put what the key log reveals on the kept (failing) records of the capture just read."""
-    from tlsdoctor.decryption import decrypt_records, mark_without_keys
+def _keylog_for_capture(name: str, embedded: KeyLog | None, ev: _Evidence) -> KeyLog | None:
+    """The key log to decrypt capture ``name`` with: the files given, merged with the one the capture
+    carries in its Decryption Secrets Blocks (whose bad lines are the capture's anomalies)."""
+    if embedded is None:
+        return ev.keylog
+    _note_embedded(name, len(embedded), embedded.anomalies, ev)
+    return embedded if ev.keylog is None else ev.keylog.merged(embedded)
 
-    assert ev.keylog is not None
+
+def _note_embedded(name: str, randoms: int, anomalies: Sequence[tuple[int, str]], ev: _Evidence) -> None:
+    ev.embedded_randoms += randoms
+    # The line numbers count across the capture's Decryption Secrets Blocks: they go in the text, since
+    # an anomaly's ``line`` would point into the capture file.
+    ev.anomalies.extend(Anomaly("keylog", name, f"key log in a Decryption Secrets Block, line {n}: {why}")
+                        for n, why in anomalies)
+
+
+def _embedded(randoms: int) -> str:
+    return f", a key log of {randoms} client random(s) embedded" if randoms else ""
+
+
+def _decrypted_failing(diagnosis: Diagnosis) -> int:
+    """Failing handshakes of the capture just read that the engine decrypted with the key log."""
     cap = diagnosis.captures[-1]
-    try:
-        done = decrypt_records(path, cap.kept, ev.keylog)
-    except CaptureError as exc:
-        ev.anomalies.append(Anomaly("decryption", cap.name, f"the second pass for decryption failed: {exc}"))
-        return
-    ev.decrypted += len(done)
-    cap.kept = [done.get(r.tcp_stream) or mark_without_keys(r, ev.keylog) for r in cap.kept]
+    return sum(1 for r in cap.kept if r.tls.decryption == "decrypted"
+               and (r.failed or (cap.name, r.tcp_stream) in diagnosis.failed_by_log))
 
 
 def _read_capture_sharded(f: Sniffed, name: str, vantage: str | None, jobs: int, diagnosis: Diagnosis,
@@ -209,14 +232,16 @@ def _read_capture_sharded(f: Sniffed, name: str, vantage: str | None, jobs: int,
     from tlsdoctor.parallel import analyze_sharded
 
     try:
-        anomalies, frames, fmt = analyze_sharded(f.path, name, jobs, diagnosis, verify_failed)
+        read = analyze_sharded(f.path, name, jobs, diagnosis, verify_failed, ev.keylog)
     except CaptureError as exc:
         ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))
         return
-    ev.anomalies.extend(anomalies)
-    ev.inputs.append(Input(name, InputKind.CAPTURE, vantage, detail=f"{fmt}, {frames} frames, {jobs} workers",
-                           file=f.path))
+    ev.anomalies.extend(read.anomalies)
+    _note_embedded(name, read.embedded_randoms, read.embedded_anomalies, ev)
+    ev.inputs.append(Input(name, InputKind.CAPTURE, vantage, file=f.path,
+                           detail=f"{read.format}, {read.frames} frames{_embedded(read.embedded_randoms)}, "
+                                  f"{jobs} workers"))
 
 
 def _read_nginx_config(f: Sniffed, name: str, ev: _Evidence, skip: set[str]) -> None:

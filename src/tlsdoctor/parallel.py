@@ -12,6 +12,11 @@ in order of each connection's first packet over the whole capture; a worker numb
 the parent renumbers: a connection's global number is the rank of its first frame among all
 connections' first frames. Only ``diagnose`` of a single capture runs sharded (several captures need
 every record for matching vantage points, which is the wrong trade across processes).
+
+With a key log, every worker decrypts in its own pass what the key log covers among its flows
+(``CaptureAnalyzer(name, keylog)``), exactly as one process would: the parent's key log reaches the
+workers through the pool's initializer, and each worker adds the capture's own Decryption Secrets
+Blocks (``engine.embedded_keylog``), which it reads anyway.
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from typing import TextIO
 from tlsdoctor.capture import FrameTuple, open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.diagnosis import Diagnosis
-from tlsdoctor.engine import CaptureAnalyzer
+from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.net.decode import decode_ip
+from tlsdoctor.tls.keylog import KeyLog
 
 MIN_SHARDED_BYTES = 64 * 1024 * 1024
 """Below this size one process is as fast (the workers' start-up and the merge cost more than they save)."""
@@ -77,6 +83,32 @@ class ShardResult:
     anomalies: list[Anomaly] = field(default_factory=list)
     frames: int = 0
     format: str = ""
+    embedded_randoms: int = 0  # client randoms of the capture's own Decryption Secrets Blocks
+    embedded_anomalies: tuple[tuple[int, str], ...] = ()  # their bad lines (shard 0 only)
+
+
+@dataclass(frozen=True, slots=True)
+class ShardedCapture:
+    """What ``analyze_sharded`` read of one capture, besides the records merged into the ``Diagnosis``."""
+
+    anomalies: list[Anomaly]
+    frames: int
+    format: str
+    embedded_randoms: int = 0
+    """Client randoms of the key log embedded in the capture (pcapng Decryption Secrets Blocks)."""
+    embedded_anomalies: tuple[tuple[int, str], ...] = ()
+    """(line, why) of that key log's bad lines."""
+
+
+_worker_keylog: KeyLog | None = None
+"""The key log given with the capture, in a worker process. Set by the pool's initializer: with the
+"fork" start method its arguments are inherited, not pickled, so a large key log is not sent down a
+pipe once per shard."""
+
+
+def _set_worker_keylog(keylog: KeyLog | None) -> None:
+    global _worker_keylog
+    _worker_keylog = keylog
 
 
 def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
@@ -85,10 +117,14 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
     firsts: array[int] = array("q")
     anomalies: list[Anomaly] = []
     with open_capture(path) as source:
-        analyzer = CaptureAnalyzer(name)
+        frames, embedded = embedded_keylog(source)
+        keylog = _worker_keylog
+        if embedded is not None:
+            keylog = embedded if keylog is None else keylog.merged(embedded)
+        analyzer = CaptureAnalyzer(name, keylog)
 
         def records() -> Iterator[ConnectionRecord]:
-            for rec in analyzer.analyze(_my_frames(source.frames(), shard, jobs)):
+            for rec in analyzer.analyze(_my_frames(frames, shard, jobs)):
                 firsts.append(rec.frames.get("first", 0))
                 yield rec
 
@@ -96,16 +132,19 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
         if shard == 0:
             anomalies.extend(Anomaly(a.kind, name, a.detail, frame=a.frame) for a in source.anomalies)
         anomalies.extend(Anomaly("engine", name, t) for t in analyzer.anomalies)
-        frames, fmt = analyzer.stats.frames, source.format
-    return ShardResult(shard, firsts, diagnosis, anomalies, frames, fmt)
+        frames_read, fmt = analyzer.stats.frames, source.format
+    if embedded is None:
+        return ShardResult(shard, firsts, diagnosis, anomalies, frames_read, fmt)
+    return ShardResult(shard, firsts, diagnosis, anomalies, frames_read, fmt, len(embedded),
+                       embedded.anomalies if shard == 0 else ())
 
 
-def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis,
-                    verify_failed: frozenset[str] = frozenset()) -> tuple[list[Anomaly], int, str]:
-    """Analyse one capture in ``jobs`` processes and merge the result into ``into`` as one capture.
-    Returns the anomalies, the number of frames and the capture's format."""
+def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis, verify_failed: frozenset[str] = frozenset(),
+                    keylog: KeyLog | None = None) -> ShardedCapture:
+    """Analyse one capture in ``jobs`` processes and merge the result into ``into`` as one capture;
+    ``keylog``: the key log given with it (the workers add the capture's embedded one)."""
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs) as pool:
+    with ctx.Pool(jobs, initializer=_set_worker_keylog, initargs=(keylog,)) as pool:
         results = pool.map(_run_shard, [(path, name, s, jobs, verify_failed) for s in range(jobs)])
     all_firsts = sorted(f for r in results for f in r.first_frames)
 
@@ -121,7 +160,8 @@ def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis,
         frames = max(frames, r.frames)
         fmt = fmt or r.format
     into.finish_merge(name)
-    return anomalies, frames, fmt
+    return ShardedCapture(anomalies, frames, fmt, max(r.embedded_randoms for r in results),
+                          tuple(a for r in results for a in r.embedded_anomalies))
 
 
 # --- tlsdoctor connections --json over several cores ------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -158,3 +159,71 @@ def test_keylogs_merge_and_the_random_cap_is_reported(monkeypatch: pytest.Monkey
     assert len(capped) == 1
     assert any("MAX_RANDOMS" in why for _, why in capped.anomalies)
     assert any("MAX_RANDOMS" in why for _, why in a.merged(b).anomalies)
+
+
+# --- diagnose decrypts in its one pass over the capture -----------------------------------------------------------
+
+def _findings(report: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["cause"], f["confidence"]) for f in report["findings"]]
+
+
+def test_diagnose_reads_the_capture_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Decryption happens in the streaming pass: no second pass over the capture for the keyed handshakes.
+    from tlsdoctor.capture.source import CaptureSource
+
+    passes: list[str] = []
+    frames = CaptureSource.frames
+
+    def counted(self: CaptureSource) -> Any:
+        passes.append(self.path)
+        return frames(self)
+
+    monkeypatch.setattr(CaptureSource, "frames", counted)
+    pcap, keys = KEYLOG / "client_certificate_required_tls13.pcap", _keys("client_certificate_required_tls13")
+    report = report_to_json(investigate([str(pcap), str(keys)]))
+    assert _findings(report) == [("client_certificate_required", "certain")]
+    assert passes == [str(pcap)]
+
+
+def test_diagnose_decrypts_the_same_on_one_core_and_on_several() -> None:
+    # The sharded workers get the key log too: the report is one process's.
+    pcap, keys = KEYLOG / "client_certificate_required_tls13.pcap", _keys("client_certificate_required_tls13")
+    one = report_to_json(investigate([str(pcap), str(keys)], jobs=1))
+    two = report_to_json(investigate([str(pcap), str(keys)], jobs=2))
+    assert two["inputs"][0]["detail"].endswith("2 workers")
+    assert _findings(two) == [("client_certificate_required", "certain")]
+    assert any("116 certificate_required" in e["text"] and "key log" in e["text"]
+               for e in two["findings"][0]["evidence"])
+    for r in (one, two):
+        r.pop("inputs")
+        r.pop("elapsed_s", None)
+    assert one == two
+
+
+def test_diagnose_notes_only_the_handshakes_that_decrypted() -> None:
+    # A key log whose secrets do not open the records: the inference without keys stands, and the note
+    # does not count the handshake as decrypted.
+    pcap = KEYLOG / "server_certificate_expired_tls13.pcap"
+    good = report_to_json(investigate([str(pcap), str(_keys("server_certificate_expired_tls13"))]))
+    bad = report_to_json(investigate([str(pcap), str(KEYLOG / "server_certificate_expired_tls13.corrupted.keys")]))
+    plain = report_to_json(investigate([str(pcap)]))
+    assert _findings(good) == [("certificate_expired", "certain")]
+    assert _findings(bad) == _findings(plain) == [("certificate_expired", "likely")]
+    assert any("; 1 failing TLS 1.3 handshake(s) decrypted" in n for n in good["notes"])
+    assert any("; 0 failing TLS 1.3 handshake(s) decrypted" in n for n in bad["notes"])
+
+
+@pytest.mark.skipif(shutil.which("editcap") is None, reason="editcap is not installed (makes the pcapng)")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_diagnose_uses_a_key_log_embedded_in_the_pcapng(tmp_path: Path, jobs: int) -> None:
+    source = KEYLOG / "client_certificate_required_tls13.pcap"
+    out = tmp_path / "client_certificate_required_tls13_dsb.pcapng"
+    subprocess.run(["editcap", "--inject-secrets", f"tls,{_keys(source.stem)}", str(source), str(out)],
+                   check=True, capture_output=True, timeout=60)
+    report = report_to_json(investigate([str(out)], jobs=jobs))
+    assert _findings(report) == [("client_certificate_required", "certain")]
+    [capture] = report["inputs"]
+    assert "a key log of 1 client random(s) embedded" in capture["detail"]
+    assert any(n.startswith("Key log: 1 client random(s) embedded in the capture(s); 1 failing")
+               for n in report["notes"])
+    assert not any("No key log given" in n for n in report["notes"])

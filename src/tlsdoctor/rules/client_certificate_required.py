@@ -48,7 +48,7 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
         certs = rec.tls.client_certificates
         sent = "an empty Certificate (no client certificate)" if not certs else \
             f"a Certificate with {len(certs)} certificate(s) ({certs[0].subject})"
-        cc = rec.frames.get("certificate_client")
+        cc = rec.frames.get("client_certificate")  # the engine's milestone, plaintext (1.2) or decrypted (1.3)
         evidence.append(Evidence(v.capture, f"the client answered with {sent}", frame=cc,
                                  display_filter=f"tcp.stream == {rec.tcp_stream} && frame.number == {cc}"
                                  if cc else None))
