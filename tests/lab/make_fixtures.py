@@ -147,6 +147,19 @@ def version_mismatch(lab: Lab, out: Path) -> None:
         lab.s_client(p, "-servername", "origin.test", "-tls1_2")
 
 
+HOSTILE_SNI = "<script>alert(1)</script>&\"'"
+
+
+def hostile_sni(lab: Lab, out: Path) -> None:
+    """Markup in the SNI, for the report writers' escaping (HTML, Markdown): s_client sends the name
+    ``<script>alert(1)</script>&"'`` offering TLS 1.2 only to a TLS 1.3-only s_server, which refuses it
+    (alert 70); then a healthy TLS 1.3 handshake with SNI origin.test to the same server."""
+    p = lab.next_port()
+    with background(lab.s_server(p, "-tls1_3", "-www"), ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", HOSTILE_SNI, "-tls1_2")
+        lab.s_client(p, "-servername", "origin.test", "-tls1_3", "-ign_eof", data=b"GET / HTTP/1.0\r\n\r\n")
+
+
 def no_shared_cipher(lab: Lab, out: Path) -> None:
     p = lab.next_port()
     with background(lab.s_server(p, "-tls1_2", "-cipher", "AES128-SHA"),
@@ -991,7 +1004,7 @@ SCENARIOS: dict[str, Callable[[Lab, Path], None]] = {
         sni_not_hostname, seed000_cdn_upstream, seed001_expired_upstream, seed002_upstream_hostname_no_sni,
         certificate_name_mismatch_tls13, certificate_name_mismatch_tls12, certificate_chain_incomplete,
         expired_cert_tls13, no_shared_group, server_internal_error, handshake_stalled, alert_unexplained,
-        mixed_large,
+        mixed_large, hostile_sni,
     )
 }
 # Scenarios that build network namespaces (the others use loopback only).

@@ -28,6 +28,10 @@ from tlsdoctor.rules.base import (
 
 CAUSE = "sni_not_hostname"
 UNRECOGNIZED_NAME = 112
+GENERIC_ALERTS = frozenset({0, 40, 80, UNRECOGNIZED_NAME})
+"""Alerts that do not say why (handshake_failure, internal_error) or say it is the name. Any other alert
+names its own cause (70 protocol_version, 42-48 a certificate, ...): that rule claims the connection,
+whatever the SNI looks like."""
 
 
 def kind_of_name(name: str, groups: frozenset[str]) -> str | None:
@@ -51,6 +55,9 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     if kind is None and how == "alert" and rec.alert is not None and rec.alert.code == UNRECOGNIZED_NAME:
         kind = "unknown"  # a well-formed name, but the server says it is not one of its names (RFC 6066 s3)
     if kind is None:
+        return None
+    if how == "alert" and rec.alert is not None and rec.alert.code is not None and \
+            rec.alert.code not in GENERIC_ALERTS:
         return None
     if how is None and not (rec.alert is not None and rec.alert.code in (42, 112) and rec.alert.sender == "client"):
         return None
