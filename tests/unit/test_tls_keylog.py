@@ -1,7 +1,9 @@
-"""Key logs and TLS 1.3 decryption, against real OpenSSL captures and tshark as the oracle.
+"""Key logs, and what decryption puts on the records the rules read, against real OpenSSL captures and
+tshark as the oracle; ``diagnose`` with a key log (one pass, one or several workers, embedded keys).
 
 The captures and key logs in tests/fixtures/keylog/ were made by tests/lab/make_keylog_fixtures.py:
 openssl s_server / s_client -keylogfile on loopback, recorded by tcpdump (see MANIFEST.md there).
+test_tls_decrypt.py checks the decrypted messages themselves, their frames and the RFC vectors.
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlsdoctor.api import connections
-from tlsdoctor.decryption import decrypt_records
 from tlsdoctor.investigate import investigate
 from tlsdoctor.report.json import report_to_json
-from tlsdoctor.tls.decrypt import Record, TrafficKeys, decrypt_direction, hkdf_expand_label
+from tlsdoctor.tls.decrypt import DecryptError, Inner, Record, Tls13Decryptor, TrafficKeys, hkdf_expand_label
 from tlsdoctor.tls.keylog import keylog_from_secrets, parse_keylog, parse_keylog_text
 
 KEYLOG = Path(__file__).resolve().parent.parent / "fixtures" / "keylog"
-# The captures the second pass (tlsdoctor.decryption) was built with; test_tls_decrypt.py checks the
-# engine's own decryption on every capture of the folder.
+# A failing TLS 1.3 handshake, and completed ones of both versions and three AEADs; test_tls_decrypt.py
+# checks the decrypted messages of every capture of the folder.
 CASES = ["client_certificate_required_tls13", "ok_tls12_chacha", "ok_tls12_gcm", "ok_tls13_aes256", "ok_tls13_chacha"]
 
 
@@ -67,10 +68,21 @@ def test_hkdf_expand_label_matches_the_traffic_keys_that_decrypt_real_records() 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([20, 21, 22, 23, 99]), st.binary(max_size=300)), max_size=8),
        st.sampled_from([0x1301, 0x1302, 0x1303, 0xC02F]))
-def test_decrypting_garbage_never_raises(records: list[tuple[int, bytes]], suite: int) -> None:
-    recs = [Record(t, 0x0303, payload, i + 1) for i, (t, payload) in enumerate(records)]
-    result = decrypt_direction(recs, suite, bytes(48), bytes(48))
-    assert result.error is None or isinstance(result.error, str)
+def test_decrypting_garbage_is_items_then_one_sticky_error(records: list[tuple[int, bytes]], suite: int) -> None:
+    # One direction, record by record: what a record held carries that record's frame; the first record
+    # that does not open is an error value, and every later record gets the same one (its sequence
+    # numbers can no longer be trusted), never an exception.
+    dec = Tls13Decryptor(suite, bytes(48), bytes(48))
+    error: DecryptError | None = None
+    for i, (ctype, payload) in enumerate(records):
+        got = dec.open(Record(ctype, 0x0303, payload, i + 1))
+        if error is not None:
+            assert got is error
+        elif isinstance(got, DecryptError):
+            assert got.why and (got.frame in (0, i + 1))
+            error = got
+        else:
+            assert all(isinstance(it, Inner) and it.frame == i + 1 for it in got)
 
 
 def _tshark(name: str) -> list[tuple[int, list[int], list[int]]]:
@@ -88,18 +100,21 @@ def _tshark(name: str) -> list[tuple[int, list[int], list[int]]]:
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (the oracle)")
 @pytest.mark.parametrize("name", CASES)
-def test_decrypted_messages_and_alerts_are_what_tshark_decrypts(name: str) -> None:
+def test_decrypted_facts_the_rules_read_are_what_tshark_decrypts(name: str) -> None:
     path = KEYLOG / f"{name}.pcap"
     keylog = parse_keylog(_keys(name).read_text().splitlines())
-    [rec] = connections(str(path))
-    [done] = decrypt_records(str(path), [rec], keylog).values()
+    [done] = connections(str(path), keylog=keylog)
     assert done.tls.decryption == "decrypted"
     theirs = _tshark(name)
-    # Every alert tshark decrypts is on the record, with its code, sender frame and no "inferred" mark.
+    # The alerts tshark decrypts are on the record, with their code, frame and no "inferred" mark. A
+    # completed handshake is not read past its end (the engine's fast path): its alerts are among them.
     tshark_alerts = [(frame, code) for frame, _types, alerts in theirs for code in alerts]
     ours = [(a.frame, a.code) for a in done.tls.alerts]
-    assert ours == tshark_alerts
-    assert all(a.decrypted for a in done.tls.alerts)
+    if done.handshake_completed:
+        assert set(ours) <= set(tshark_alerts)
+    else:
+        assert ours == tshark_alerts and ours
+    assert all(a.decrypted and not a.encrypted for a in done.tls.alerts)
     # The encrypted Certificate (11) and CertificateRequest (13) frames are tshark's.
     for htype, milestone in ((11, "certificate"), (13, "certificate_request")):
         frames = [frame for frame, types, _ in theirs if htype in types]
@@ -114,9 +129,9 @@ def test_wrong_keys_are_a_note_not_a_crash() -> None:
     # Flip one hex digit of every secret: the records do not authenticate.
     bad = [" ".join([*ln.split()[:2], ("0" if ln.split()[2][0] != "0" else "1") + ln.split()[2][1:]])
            if ln and not ln.startswith("#") else ln for ln in text]
-    [rec] = connections(str(KEYLOG / f"{name}.pcap"))
-    [done] = decrypt_records(str(KEYLOG / f"{name}.pcap"), [rec], parse_keylog(bad)).values()
-    assert done.tls.decryption is not None and "does not decrypt" in done.tls.decryption
+    [done] = connections(str(KEYLOG / f"{name}.pcap"), keylog=parse_keylog(bad))
+    assert done.tls.decryption is not None and done.tls.decryption.startswith("failed: ")
+    assert "does not decrypt" in done.tls.decryption
     # The inference from record sizes stays: the server's encrypted alert, not decrypted.
     assert [(a.sender, a.encrypted, a.decrypted) for a in done.tls.alerts] == [("server", True, False)]
 

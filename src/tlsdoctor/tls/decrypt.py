@@ -37,7 +37,6 @@ TLS 1.2 (RFC 5246), from the ``CLIENT_RANDOM`` master secret:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -145,12 +144,6 @@ class DecryptError:
     why: str
 
 
-@dataclass(frozen=True, slots=True)
-class DirectionResult:
-    items: tuple[Inner, ...]
-    error: str | None = None  # why decryption stopped, if it did
-
-
 def _strip_inner(plaintext: bytes) -> tuple[int, bytes] | None:
     """TLSInnerPlaintext (section 5.2): strip the zero padding; the last non-zero byte is the type."""
     end = len(plaintext)
@@ -254,21 +247,6 @@ class Tls13Decryptor:
         elif ctype == CONTENT_APPLICATION_DATA:
             out.append(Inner("application_data", rec.frame, length=len(content)))
         return out
-
-
-def decrypt_direction(records: Sequence[Record], suite: int, handshake_secret: bytes | None,
-                      application_secret: bytes | None) -> DirectionResult:
-    """One direction's records after the ServerHello, decrypted with that side's secrets."""
-    dec = Tls13Decryptor(suite, handshake_secret, application_secret)
-    if dec.failed is not None:
-        return DirectionResult((), dec.failed.why)
-    items: list[Inner] = []
-    for rec in records:
-        got = dec.open(rec)
-        if isinstance(got, DecryptError):
-            return DirectionResult(tuple(items), got.why)
-        items += got
-    return DirectionResult(tuple(items))
 
 
 # --- TLS 1.2 (RFC 5246) AEAD suites, from the CLIENT_RANDOM master secret ----------------------------------
@@ -379,19 +357,6 @@ class Tls12Decryptor:
         elif rec.content_type == CONTENT_APPLICATION_DATA:
             out.append(Inner("application_data", rec.frame, length=len(plain)))
         return out
-
-
-def decrypt_direction_tls12(records: Sequence[Record], keys: Tls12Keys, from_client: bool) -> DirectionResult:
-    """One direction's records after its ChangeCipherSpec (RFC 5246 section 7.1: the sequence number
-    starts at 0 there)."""
-    dec = Tls12Decryptor(keys, from_client)
-    items: list[Inner] = []
-    for rec in records:
-        got = dec.open(rec)
-        if isinstance(got, DecryptError):
-            return DirectionResult(tuple(items), got.why)
-        items += got
-    return DirectionResult(tuple(items))
 
 
 # --- cutting one direction's bytes into the records worth keeping ---------------------------------------------
