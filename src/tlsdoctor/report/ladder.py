@@ -1,0 +1,216 @@
+"""Ladder (sequence) diagrams of a connection: the packets as arrows between client, path and server.
+
+Theory of operation. A ladder is what an engineer draws on a whiteboard when two captures disagree:
+one column per party, one arrow per packet, time running down. ``ladders_for`` turns the record of a
+failing connection, as each vantage point saw it, into ``Ladder`` values (pure data, no drawing); the
+writers draw them: ``svg`` for the HTML report, ``text`` for Markdown and terminals.
+
+Each arrow carries what a person checks in Wireshark: the frame number in that capture, the time since
+the connection's first packet, the TCP flags, TTL and IP-ID, the payload length and the TLS messages
+the packet completed (from the record's history letters, and the alert the record holds for that
+frame). Three marks, two of them proven by comparing captures:
+
+- ``forged`` (needs a capture at the other end): a packet that arrived "from" an end whose own capture
+  never sent it. Drawn from the ``path`` column: something between the two hosts sent it in that
+  end's name (a reset injector, a TLS-intercepting proxy, another node behind the same address).
+- ``lost`` (needs a capture at the other end): a packet the sender's capture shows leaving that the
+  receiver's capture never shows arriving. Drawn ending at the ``path`` column.
+- ``odd``: a packet whose TTL is unlike every other packet of the address it carries
+  (``rules.base.unlike_the_sender``). One capture cannot tell a forgery from a packet that came another
+  way (seed 003's sprayed flow); the arrow stays with its sender, in amber, with the reason.
+
+Packets are matched across captures by direction, relative sequence number, payload length and SYN /
+FIN / RST flags: those survive NAT and do not depend on the two captures' clocks. Two views are
+compared only when they show the same TCP connection (the same client ISN): a box that terminates TCP
+(an intercepting proxy) or rewrites sequence numbers makes two connections of one, and the ladder says
+so instead. A capture whose timeline of the connection was cut (``engine.MAX_TIMELINE``) is not used to
+call a packet lost or forged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tlsdoctor.connection import ConnectionRecord, PacketFact
+from tlsdoctor.engine import MAX_TIMELINE
+from tlsdoctor.rules.base import unlike_the_sender
+
+CLIENT, PATH, SERVER = "client", "path", "server"
+
+# The TLS history letters (docs/connections.md), upper case for the client and lower case for the server.
+_MESSAGES = {
+    "C": "ClientHello", "S": "ServerHello", "J": "HelloRetryRequest", "X": "Certificate",
+    "K": "ServerKeyExchange", "R": "CertificateRequest", "N": "ServerHelloDone", "Y": "CertificateVerify",
+    "G": "ClientKeyExchange", "F": "Finished", "T": "NewSessionTicket", "O": "EncryptedExtensions",
+    "U": "CertificateStatus", "H": "HelloRequest", "V": "HelloVerifyRequest", "E": "EndOfEarlyData",
+    "P": "KeyUpdate", "M": "MessageHash", "W": "CertificateURL", "A": "SupplementalData",
+    "Z": "Handshake(other)", "I": "ChangeCipherSpec", "L": "Alert", "D": "Encrypted", "B": "Heartbeat",
+    "Q": "Record(other)", "!": "not TLS", "~": "parse stopped",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Arrow:
+    frame: int
+    t_ms: float  # since the first packet of this view of the connection
+    sender: str  # CLIENT, SERVER or PATH (a forged packet)
+    receiver: str  # CLIENT, SERVER or PATH (a lost packet)
+    flags: str
+    ttl: int
+    ip_id: int | None
+    payload_len: int
+    tls: str  # "ClientHello", "Certificate, ServerHelloDone", "Alert 42 bad_certificate", ""
+    mark: str = ""  # "", "forged", "lost" or "odd"
+    why: str = ""  # the evidence behind the mark
+
+    @property
+    def label(self) -> str:
+        """What the arrow says: the TLS messages, else "data" or the TCP flags; and the payload's size."""
+        text = self.tls or ("data" if self.payload_len else f"[{self.flags}]")
+        if self.payload_len:
+            text += f" ({self.payload_len} B)"
+        return text
+
+    @property
+    def detail(self) -> str:
+        """Flags, TTL and IP-ID: what tells one sender from another."""
+        return f"[{self.flags}] TTL {self.ttl}" + (f" id {self.ip_id}" if self.ip_id is not None else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Ladder:
+    title: str
+    capture: str
+    tcp_stream: int
+    vantage: str | None
+    client: str  # ip:port
+    server: str
+    arrows: tuple[Arrow, ...]
+    healthy: bool = False  # drawn for contrast: a completed handshake with the same server
+    cut: bool = False  # the record's timeline was cut: later packets are not drawn
+    note: str = ""  # why the packets were not compared with another capture's
+
+    @property
+    def has_path(self) -> bool:
+        """Whether a middle column is needed (a forged or lost packet)."""
+        return any(PATH in (a.sender, a.receiver) for a in self.arrows)
+
+    @property
+    def display_filter(self) -> str:
+        return f"tcp.stream == {self.tcp_stream}"
+
+
+def _tls_labels(rec: ConnectionRecord, p: PacketFact) -> str:
+    names: list[str] = []
+    for letter in p.tls:
+        name = _MESSAGES.get(letter.upper(), letter)
+        if letter.upper() == "L":
+            alert = next((a for a in rec.tls.alerts if a.frame == p.frame), None)
+            if alert is not None:
+                name = "Alert (encrypted)" if alert.code is None else f"Alert {alert.code} {alert.name}"
+        if not names or names[-1] != name:
+            names.append(name)
+    return ", ".join(names)
+
+
+def _key(p: PacketFact) -> tuple[bool, int, int, str]:
+    """What identifies a packet across captures: direction, relative seq, length, SYN/FIN/RST."""
+    return (p.from_client, p.seq, p.payload_len, "".join(f for f in p.flags if f in "SFR"))
+
+
+def _complete(rec: ConnectionRecord) -> bool:
+    return rec.syn_seen and len(rec.timeline) < MAX_TIMELINE
+
+
+def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
+           client_end: ConnectionRecord | None = None, server_end: ConnectionRecord | None = None,
+           client_name: str = "the client's capture", server_name: str = "the server's capture",
+           healthy: bool = False, title: str = "", note: str = "") -> Ladder:
+    """The ladder of one view of a connection.
+
+    ``client_end`` / ``server_end``: the same connection as captured nearest the client and nearest the
+    server (other vantage points), to mark packets one end sent and the other never saw, and packets
+    that arrived "from" an end that never sent them. Either may be ``rec`` itself or None."""
+    client_keys = {_key(q) for q in client_end.packets} if client_end is not None and _complete(client_end) else None
+    server_keys = {_key(q) for q in server_end.packets} if server_end is not None and _complete(server_end) else None
+    packets = rec.packets
+    t0 = packets[0].ts_ns if packets else rec.first_ts_ns
+    arrows = []
+    for p in packets:
+        sender, receiver = (CLIENT, SERVER) if p.from_client else (SERVER, CLIENT)
+        own_keys, peer_keys = (client_keys, server_keys) if p.from_client else (server_keys, client_keys)
+        own_end, peer_end = (client_end, server_end) if p.from_client else (server_end, client_end)
+        own_name, peer_name = (client_name, server_name) if p.from_client else (server_name, client_name)
+        who = "client" if p.from_client else "server"
+        mark = why = ""
+        if own_keys is not None and own_end is not rec and _key(p) not in own_keys:
+            mark, why, sender = "forged", f"not sent by the {who}: {own_name} does not have it", PATH
+        elif peer_keys is not None and peer_end is not rec and _key(p) not in peer_keys:
+            mark, why, receiver = "lost", f"never reached the other end: {peer_name} does not have it", PATH
+        elif (odd := unlike_the_sender(rec, p)) is not None and not p.payload_len:
+            mark, why = "odd", odd + (": sent by the " + who + " by another path, or by a box in its name"
+                                      if own_keys is None else ": the " + who + "'s capture has it, by another path")
+        arrows.append(Arrow(p.frame, (p.ts_ns - t0) / 1e6, sender, receiver, p.flags, p.ttl, p.ip_id,
+                            p.payload_len, _tls_labels(rec, p), mark, why))
+    where = f" at {vantage}" if vantage else ""
+    return Ladder(title or f"{capture}, tcp.stream {rec.tcp_stream}{where}", capture, rec.tcp_stream, vantage,
+                  str(rec.client), str(rec.server), tuple(arrows), healthy, len(rec.timeline) >= MAX_TIMELINE, note)
+
+
+def ladders_for(views: Sequence[tuple[str, str | None, ConnectionRecord]]) -> list[Ladder]:
+    """One ladder per vantage point of a connection; ``views`` are (capture, vantage, record), the one
+    nearest the client first and the one nearest the server last (``rules.base.Conversation`` order)."""
+    if not views:
+        return []
+    first, last = views[0], views[-1]
+    isn = first[2].client_dir.isn
+    same = [rec.client_dir.isn == isn and isn is not None for _, _, rec in views]
+    out = []
+    for (cap, vantage, rec), comparable in zip(views, same, strict=True):
+        note = ""
+        if len(views) > 1 and not comparable:
+            note = (f"{cap} shows another TCP connection than {first[0]} (another client ISN): a box in between "
+                    "terminated TCP or rewrote sequence numbers, so packets are not compared")
+        elif len(views) > 1 and not same[-1]:
+            note = (f"{last[0]} shows another TCP connection (another client ISN): a box in between terminated "
+                    "TCP or rewrote sequence numbers, so packets are not compared")
+        ends = comparable and len(views) > 1
+        client_end = first[2] if ends else None
+        server_end = last[2] if ends and same[-1] else None
+        out.append(ladder(rec, capture=cap, vantage=vantage, client_end=client_end, server_end=server_end,
+                          client_name=first[0], server_name=last[0], note=note))
+    return out
+
+
+def healthy_ladder(rec: ConnectionRecord, capture: str) -> Ladder:
+    return ladder(rec, capture=capture, healthy=True,
+                  title=f"for contrast: a completed handshake with {rec.server} "
+                        f"({capture}, tcp.stream {rec.tcp_stream})")
+
+
+def text(lad: Ladder, width: int = 44) -> str:
+    """The ladder as fixed-width text (Markdown code blocks, terminals)."""
+    head = f"{'frame':>6} {'ms':>9}  {('client ' + lad.client):<{width}}  server {lad.server}"
+    lines = [lad.title, head]
+    for a in lad.arrows:
+        detail, label = a.detail, a.label
+        if len(label) > width - 12:
+            label = label[:width - 13] + "…"
+        if a.sender == PATH:
+            arrow = ("<~~ " + label + " ~~ path").ljust(width, "~") if a.receiver == CLIENT else \
+                ("path ~~ " + label + " ~~>").rjust(width, "~")
+        elif a.receiver == PATH:
+            arrow = ("-- " + label + " --X path") if a.sender == CLIENT else ("path X-- " + label + " --")
+            arrow = arrow.ljust(width) if a.sender == CLIENT else arrow.rjust(width)
+        elif a.sender == CLIENT:
+            arrow = ("-- " + label + " ").ljust(width - 1, "-") + ">"
+        else:
+            arrow = "<" + (" " + label + " --").rjust(width - 1, "-")
+        mark = f"  ** {a.mark}: {a.why}" if a.mark else ""
+        lines.append(f"{a.frame:>6} {a.t_ms:>9.3f}  {arrow}  {detail}{mark}")
+    if lad.note:
+        lines.append(f"{'':>6} {'':>9}  ({lad.note})")
+    if lad.cut:
+        lines.append(f"{'':>6} {'':>9}  (later packets not kept; see the capture)")
+    return "\n".join(lines)
