@@ -9,6 +9,9 @@ HELP = "Run tlsdoctor diagnose on the sample captures, nginx configuration and l
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="the report as JSON (schema tlsdoctor.report/1)")
+    parser.add_argument("--html", metavar="FILE", help="also write the HTML report, with its ladder diagrams")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown (- for standard output)")
+    parser.add_argument("--export", metavar="FILE", help="write the failing connections' packets to FILE")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("tlsdoctor: no sample evidence in this installation\n")
         return 2
     sys.stderr.write(f"tlsdoctor demo: tlsdoctor diagnose on {len(paths)} bundled evidence file(s)\n")
-    ns = argparse.Namespace(evidence=paths, vantage=[], ca_bundle=None, json=args.json, no_progress=True, jobs=None)
+    ns = argparse.Namespace(evidence=paths, vantage=[], ca_bundle=None, json=args.json, no_progress=True, jobs=None,
+                            html=args.html, markdown=args.markdown, export=args.export)
     status = diagnose.run(ns)
     # The demo's samples are meant to fail: finding their failures is the demo working.
     return 0 if status in (0, 1) else status

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tlsdoctor.report.model import Report
 
 HELP = ("Find the failing TLS handshakes in the evidence (captures, nginx config and logs, key logs, "
         "certificates) and name their root causes.")
@@ -18,6 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-bundle", metavar="PEM", help="trust store for certificate checks "
                         "(default: the system store)")
     parser.add_argument("--json", action="store_true", help="the report as JSON (schema tlsdoctor.report/1)")
+    parser.add_argument("--html", metavar="FILE", help="also write the report as one self-contained HTML page, "
+                        "with ladder diagrams of the failing connections")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown for a ticket "
+                        "(- for standard output, instead of the terminal report)")
+    parser.add_argument("--export", metavar="FILE", help="write only the failing connections' packets, as "
+                        "captured, to FILE (.pcapng: with each packet's original frame number as a comment; "
+                        "else pcap); with several captures, one file per capture")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for one large capture "
                         "(default: every core, for captures from 64 MB; 1 = no workers)")
@@ -49,15 +60,56 @@ def run(args: argparse.Namespace) -> int:
             return 2
         report = investigate(args.evidence, vantages=vantages, ca_bundle=args.ca_bundle, progress=progress,
                              jobs=args.jobs)
+    written = _write_files(report, args)
+    if written is None:
+        return 2
     if args.json:
         sys.stdout.write(json.dumps(report_to_json(report), indent=2, ensure_ascii=False) + "\n")
+    elif args.markdown == "-":
+        from tlsdoctor.report.markdown import render_markdown
+
+        sys.stdout.write(render_markdown(report))
     else:
         from rich.console import Console
 
         from tlsdoctor.report.terminal import render
 
         render(report, Console(highlight=False, width=None if sys.stdout.isatty() else 120))
+    for line in written:
+        sys.stderr.write(f"tlsdoctor diagnose: {line}\n")
     return 1 if report.failed else 0
+
+
+def _write_files(report: Report, args: argparse.Namespace) -> list[str] | None:
+    """Write the --html, --markdown and --export files; a sentence per file written or problem met, or
+    None when a file could not be written (a usage error: the report itself was still made)."""
+    import sys
+
+    said: list[str] = []
+    try:
+        if args.html:
+            from tlsdoctor.report.html import render_html
+
+            with open(args.html, "w", encoding="utf-8") as fh:
+                fh.write(render_html(report))
+            said.append(f"wrote {args.html} (HTML report)")
+        if args.markdown and args.markdown != "-":
+            from tlsdoctor.report.markdown import render_markdown
+
+            with open(args.markdown, "w", encoding="utf-8") as fh:
+                fh.write(render_markdown(report))
+            said.append(f"wrote {args.markdown} (Markdown report)")
+        if args.export:
+            from tlsdoctor.export import export_failing
+
+            result = export_failing(report, args.export)
+            said.extend(f"wrote {f.path}: {f.packets} packet(s) of {f.connections} failing connection(s) "
+                        f"from {f.capture}" for f in result.files)
+            said.extend(result.problems)
+    except OSError as exc:
+        sys.stderr.write(f"tlsdoctor diagnose: cannot write {exc.filename}: {exc.strerror}\n")
+        return None
+    return said
 
 
 class _progress:
