@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what the tests need, then lint, types, tests.
-# Debian packages (as root): tshark (the oracle), tcpdump, nginx, openssl, curl, iproute2 (the lab), patch.
+# Debian packages (as root): tshark (the oracle), tcpdump, nginx, openssl, curl, iproute2 (the lab), patch,
+# chromium (renders the HTML report; driven by the playwright package, which downloads no browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PATH="$PATH:/usr/sbin:/sbin"
 missing=()
-for pair in tshark:tshark tcpdump:tcpdump nginx:nginx openssl:openssl curl:curl ip:iproute2 patch:patch; do
+for pair in tshark:tshark tcpdump:tcpdump nginx:nginx openssl:openssl curl:curl ip:iproute2 patch:patch chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

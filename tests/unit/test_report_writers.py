@@ -1,0 +1,313 @@
+"""The report writers that people look at: ladder diagrams, the HTML page, Markdown for a ticket.
+
+The ladders are checked against what the lab built (tests/fixtures/expect) and against tshark (frame,
+flags, TTL and payload length of every arrow); the HTML and Markdown against their own parsers: every
+finding is there, every diagram has the packets of its record, and what came from a capture (an SNI
+of ``<script>alert(1)</script>&"'``, made by real s_client) stays text. The page in a real browser is
+tests/unit/test_html_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from markdown_it import MarkdownIt
+
+import tlsdoctor
+from tlsdoctor.connection import ConnectionRecord
+from tlsdoctor.report.html import render_html
+from tlsdoctor.report.ladder import CLIENT, PATH, SERVER, Ladder, ladders_for, text
+from tlsdoctor.report.markdown import code, render_markdown
+from tlsdoctor.report.model import Report
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXPECT = sorted((FIXTURES / "expect").glob("*.json"))
+HOSTILE = "<script>alert(1)</script>&\"'"
+
+
+def diagnose_case(name: str) -> Report:
+    spec = json.loads((FIXTURES / "expect" / f"{name}.json").read_text())
+    vantages = {k: str(FIXTURES / v) for k, v in spec.get("vantage", {}).items()}
+    paths = [str(FIXTURES / p) for p in spec["inputs"] if str(FIXTURES / p) not in vantages.values()]
+    return tlsdoctor.diagnose(paths, vantages=vantages)
+
+
+def first_ladders(report: Report, n: int = 0) -> list[Ladder]:
+    c = report.findings[n].connections[0]
+    views: list[tuple[str, str | None, ConnectionRecord]] = [
+        (c.capture or "", c.vantage, report.records[(c.capture or "", c.tcp_stream or 0)])]
+    views += [(cap, v, report.records[(cap, s)]) for cap, s, v in c.also_seen]
+    return ladders_for(views)
+
+
+def marks(lad: Ladder) -> dict[int, tuple[str, str, str]]:
+    return {a.frame: (a.mark, a.sender, a.receiver) for a in lad.arrows if a.mark}
+
+
+# --- ladders -----------------------------------------------------------------------------------------------
+
+def test_reset_injection_two_vantage_points() -> None:
+    """Seed 004 built by the lab: the box answers the ClientHello with a RST to each end in the other's
+    name. The client's capture has a RST "from the server" that the server never sent; the server's has
+    a RST "from the client" that the client never sent, and the server's ACK of the ClientHello never
+    reached the client (the box reset it first)."""
+    client, server = first_ladders(diagnose_case("rst_injection"))
+    assert client.vantage == "client" and server.vantage == "server"
+    assert marks(client) == {5: ("forged", PATH, CLIENT)}
+    assert marks(server) == {5: ("lost", SERVER, PATH), 6: ("forged", PATH, SERVER)}
+    assert [a.tls for a in client.arrows] == ["", "", "", "ClientHello", ""]
+    assert client.arrows[-1].flags == "AR" and "rst_injection.server.pcap" in client.arrows[-1].why
+
+
+def test_blackhole_clienthello_lost_and_acked_by_the_path() -> None:
+    """Seed 003's first form: the ClientHello never reaches the server, and the ACKs the client got for it
+    came from the box."""
+    client = first_ladders(diagnose_case("middlebox_clienthello_blackhole"))[0]
+    hello = next(a for a in client.arrows if a.tls == "ClientHello")
+    assert (hello.mark, hello.receiver) == ("lost", PATH)
+    forged = [a for a in client.arrows if a.mark == "forged"]
+    assert forged and all(a.sender == PATH and a.receiver == CLIENT and not a.payload_len for a in forged)
+
+
+def test_flow_split_odd_ttl_is_not_called_forged() -> None:
+    """Seed 003 as the switch saw it: the client's ACK arrives with TTL 62 by another line card. The
+    client's capture has that ACK, so it is "odd", not forged; the ClientHello never reached the server,
+    and the RST came from node B, not from the server."""
+    ladders = {lad.vantage: lad for lad in first_ladders(diagnose_case("flow_split"))}
+    assert set(ladders) == {"client", "switch", "node2", "server"}
+    server = ladders["server"]
+    odd = [a for a in server.arrows if a.mark == "odd"]
+    assert [(a.ttl, a.sender) for a in odd] == [(62, CLIENT)] and "client's capture has it" in odd[0].why
+    client = ladders["client"]
+    assert [m for m, _, _ in marks(client).values()] == ["lost", "forged"]
+    assert "another TCP connection" in ladders["node2"].note  # node B saw no SYN: not compared
+
+
+def test_interception_views_are_not_compared_packet_by_packet() -> None:
+    """An intercepting proxy makes two TCP connections of one (another client ISN): comparing packets
+    would call everything lost and forged, so the ladders say why they do not."""
+    ladders = first_ladders(diagnose_case("tls_interception"))
+    assert len(ladders) == 2
+    assert all(not marks(lad) for lad in ladders)
+    assert all("another TCP connection" in lad.note for lad in ladders)
+
+
+def test_single_capture_ladder_has_alert_and_no_proof_marks() -> None:
+    lad = first_ladders(diagnose_case("version_mismatch"))[0]
+    assert lad.vantage is None and not lad.note
+    assert any(a.tls == "Alert 70 protocol_version" and a.sender == SERVER for a in lad.arrows)
+    assert all(a.mark in ("", "odd") for a in lad.arrows)
+
+
+def _tshark_packets(capture: Path, stream: int) -> list[tuple[int, str, int, int]]:
+    out = subprocess.run(
+        ["tshark", "-n", "-r", str(capture), "-Y", f"tcp.stream == {stream}", "-T", "fields", "-e", "frame.number",
+         "-e", "tcp.flags", "-e", "ip.ttl", "-e", "tcp.len"], capture_output=True, text=True, check=True,
+        timeout=60).stdout
+    rows = []
+    for line in out.splitlines():
+        frame, flags, ttl, length = line.split("\t")
+        rows.append((int(frame), flags, int(ttl), int(length)))
+    return rows
+
+
+def _letters(bits: int) -> str:
+    return "".join(letter for bit, letter in ((0x02, "S"), (0x10, "A"), (0x08, "P"), (0x01, "F"), (0x04, "R"))
+                   if bits & bit) or "."
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (the oracle)")
+@pytest.mark.parametrize("case", ["rst_injection", "middlebox_clienthello_blackhole", "flow_split",
+                                  "version_mismatch", "seed000_cdn_upstream", "hostile_sni"])
+def test_every_arrow_is_the_packet_tshark_shows(case: str) -> None:
+    """Frame number, TCP flags, TTL and payload length of every arrow, as tshark reads the same file."""
+    report = diagnose_case(case)
+    spec = json.loads((FIXTURES / "expect" / f"{case}.json").read_text())
+    files = {Path(p).name: FIXTURES / p for p in spec["inputs"]}
+    for lad in first_ladders(report):
+        ours = [(a.frame, a.flags, a.ttl, a.payload_len) for a in lad.arrows]
+        theirs = [(f, _letters(int(flags, 16)), ttl, n) for f, flags, ttl, n in
+                  _tshark_packets(files[lad.capture], lad.tcp_stream)]
+        assert ours == theirs[:len(ours)], lad.title
+        assert len(ours) == len(theirs) or lad.cut
+
+
+def test_text_ladder_lines_up() -> None:
+    lad = first_ladders(diagnose_case("rst_injection"))[0]
+    lines = text(lad).splitlines()
+    assert lines[0] == lad.title and "client 198.51.100.10:45242" in lines[1]
+    assert len(lines) == 2 + len(lad.arrows)
+    assert "<~~ [AR] ~~ path" in lines[-1] and "forged: not sent by the server" in lines[-1]
+
+
+# --- HTML --------------------------------------------------------------------------------------------------
+
+class _Page(HTMLParser):
+    """Collects what the tests look at, and checks that every element opened is closed in order."""
+
+    VOID = frozenset({"meta", "br", "input", "img", "link", "hr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.sections = 0
+        self.svgs = 0
+        self.frames: list[list[int]] = []
+        self.scripts = 0
+        self.text: list[str] = []
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.sections += 1
+        if tag == "svg":
+            self.svgs += 1
+            self.frames.append([])
+        if tag == "g" and a.get("data-frame"):
+            self.frames[-1].append(int(a["data-frame"] or 0))
+        if tag == "script":
+            self.scripts += 1
+        for k in ("src", "href"):
+            if a.get(k) and not (a[k] or "").startswith("#"):
+                self.urls.append(a[k] or "")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(page: str) -> _Page:
+    p = _Page()
+    p.feed(page)
+    p.close()
+    return p
+
+
+@pytest.mark.parametrize("expect", EXPECT, ids=[p.stem for p in EXPECT])
+def test_html_has_every_finding_and_its_packets(expect: Path) -> None:
+    report = diagnose_case(expect.stem)
+    page = render_html(report)
+    p = parse(page)
+    assert not p.errors and not p.stack
+    assert p.sections == len(report.findings)
+    assert p.scripts == 1 and not p.urls  # nothing loaded from anywhere
+    expected = []
+    for n, f in enumerate(report.findings):
+        if f.connections and f.connections[0].capture is not None:
+            lads = first_ladders(report, n)
+            expected += [[a.frame for a in lad.arrows] for lad in lads]
+            healthy = report.exemplars.get(f.connections[0].server)
+            if healthy is not None:
+                expected.append([q.frame for q in healthy.packets])
+    assert p.frames == expected
+    body = "".join(p.text)
+    for f in report.findings:
+        assert f.fix in body
+        for e in f.evidence:
+            assert e.display_filter is None or e.display_filter in body
+
+
+def test_html_keeps_markup_from_the_capture_as_text() -> None:
+    report = diagnose_case("hostile_sni")
+    assert report.findings[0].connections[0].sni == HOSTILE
+    page = render_html(report)
+    assert "<script>alert" not in page and page.count("<script") == 1
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#x27;" in page
+    assert HOSTILE in "".join(parse(page).text)  # what a reader sees is the SNI itself
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp and "default-src 'none'" in csp.group(1) and "unsafe-inline" not in csp.group(1).split("script-src")[1]
+
+
+def test_html_without_findings() -> None:
+    report = tlsdoctor.diagnose([str(FIXTURES / "captures" / "tls13_ok.pcap")])
+    p = parse(render_html(report))
+    assert p.sections == 0 and p.svgs == 0 and "No failing handshake found." in "".join(p.text)
+
+
+# --- Markdown ----------------------------------------------------------------------------------------------
+
+def test_markdown_renders_without_markup_from_the_capture() -> None:
+    """Rendered by markdown-it (CommonMark), the ticket holds no element that came from the capture."""
+    md = render_markdown(diagnose_case("hostile_sni"))
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
+    assert "<script>" not in html and "<script" not in html.replace("&lt;script", "")
+    assert "protocol_version_mismatch" in md and "tcp.stream == 0" in md
+
+
+def test_markdown_has_every_finding_with_fix_and_ladder() -> None:
+    report = diagnose_case("rst_injection")
+    md = render_markdown(report)
+    html = MarkdownIt("commonmark").enable("table").render(md)
+    assert html.count("<h2>") == len(report.findings)
+    assert "forged: not sent by the server" in md and "<table>" in html
+    assert "tcp.stream == 0 &amp;&amp; tcp.flags.reset == 1" in html
+
+
+@pytest.mark.parametrize("value", ["plain", "a`b", "``x``", "`", ""])
+def test_markdown_code_span_holds_any_backticks(value: str) -> None:
+    rendered = MarkdownIt("commonmark").renderInline(code(value))
+    if value:
+        assert rendered == f"<code>{value}</code>".replace("&", "&amp;")
+
+
+# --- the command -------------------------------------------------------------------------------------------
+
+def test_diagnose_writes_html_and_markdown(tmp_path: Path) -> None:
+    from tlsdoctor.cli import main
+
+    html, md = tmp_path / "r.html", tmp_path / "r.md"
+    client = FIXTURES / "vantage" / "rst_injection.client.pcap"
+    server = FIXTURES / "vantage" / "rst_injection.server.pcap"
+    rc = main(["diagnose", "--vantage", f"client={client}", "--vantage", f"server={server}", "--no-progress",
+               "--html", str(html), "--markdown", str(md), "--json"])
+    assert rc == 1
+    assert parse(html.read_text()).svgs == 3  # client, server and the healthy one
+    assert md.read_text().startswith("# tlsdoctor: 2 failing handshake(s)")
+
+
+def test_diagnose_cannot_write_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tlsdoctor.cli import main
+
+    rc = main(["diagnose", str(FIXTURES / "captures" / "version_mismatch.pcap"), "--no-progress",
+               "--html", str(tmp_path / "missing" / "r.html")])
+    assert rc == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_diagnose_export_writes_one_file_per_vantage_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tlsdoctor.cli import main
+
+    client = FIXTURES / "vantage" / "rst_injection.client.pcap"
+    server = FIXTURES / "vantage" / "rst_injection.server.pcap"
+    out = tmp_path / "failing.pcapng"
+    rc = main(["diagnose", "--vantage", f"client={client}", "--vantage", f"server={server}", "--no-progress",
+               "--export", str(out), "--json"])
+    assert rc == 1
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["failing.client.pcapng", "failing.server.pcapng"]
+    err = capsys.readouterr().err
+    assert f"wrote {tmp_path / 'failing.client.pcapng'}" in err
+    # Read back: exactly the two failing connections of each capture (streams 0 and 3 at the client).
+    back = sorted(tlsdoctor.connections(str(tmp_path / "failing.client.pcapng")), key=lambda r: r.tcp_stream)
+    assert [(r.client.port, r.sni, r.failed) for r in back] == [(45242, "blocked.test", True),
+                                                                  (45272, "blocked.test", True)]
