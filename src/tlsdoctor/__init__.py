@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tlsdoctor.api import ConnectionStream
+    from tlsdoctor.api import ConnectionStream, KeyLogArg
     from tlsdoctor.probe.model import ProbeReport
     from tlsdoctor.report.model import Report
 
@@ -31,22 +31,25 @@ __version__ = "0.1.0"
 
 
 def diagnose(evidence: Sequence[str], *, vantages: Mapping[str, str] | None = None,
-             ca_bundle: str | None = None) -> Report:
+             ca_bundle: str | None = None, jobs: int | None = None) -> Report:
     """The Python face of ``tlsdoctor diagnose``: files and folders (any mix, recognised by content),
     and captures labelled by vantage point (``{"client": "a.pcap", "server": "b.pcap"}``). Returns the
-    frozen ``Report``; ``tlsdoctor.report.json.report_to_json(report)`` gives REPORT.md's JSON."""
+    frozen ``Report``; ``tlsdoctor.report.json.report_to_json(report)`` gives REPORT.md's JSON,
+    ``tlsdoctor.report.html.render_html(report)`` the page, ``tlsdoctor.export.export_failing`` the
+    failing connections' packets. ``jobs``: worker processes for one large capture (``--jobs``)."""
     from tlsdoctor.investigate import investigate
 
-    return investigate(evidence, vantages=vantages, ca_bundle=ca_bundle)
+    return investigate(evidence, vantages=vantages, ca_bundle=ca_bundle, jobs=jobs)
 
 
-def connections(capture: str) -> ConnectionStream:
+def connections(capture: str, keylog: KeyLogArg = None) -> ConnectionStream:
     """The ``ConnectionRecord`` of every TCP connection of a capture, streamed in one pass as connections
     end (``tlsdoctor connections``); ``sorted(..., key=lambda r: r.tcp_stream)`` for Wireshark's order.
+    ``keylog``: an SSLKEYLOGFILE's path (or a parsed ``KeyLog``) whose handshakes are decrypted.
     After the iteration the stream's ``anomalies`` lists the capture's own problems."""
     from tlsdoctor.api import iter_connections
 
-    return iter_connections(capture)
+    return iter_connections(capture, keylog=keylog)
 
 
 def probe(host: str, port: int = 443, *, connect: str | None = None, sni: str | None = None,

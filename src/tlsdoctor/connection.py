@@ -60,6 +60,10 @@ class Endpoint:
     def __str__(self) -> str:
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
+    def __format__(self, spec: str) -> str:
+        """``f"{rec.server:>21}"`` pads ``ip:port`` as it would a string."""
+        return format(str(self), spec)
+
 
 class PacketFact(NamedTuple):
     """One packet of the connection's timeline (the first packets, and every SYN, FIN and RST)."""
