@@ -235,13 +235,15 @@ class Diagnosis:
                                  "or TLS record): nothing to diagnose at the TLS level in it.")
         all_notes.extend(_conflicts(matched, ctx))
         cited: dict[tuple[str, int], ConnectionRecord] = {}
-        for conv, _ in matched:
+        causes: dict[tuple[str, int], str] = {}
+        for conv, m in matched:
             for v in conv.views:
                 cited[(v.capture, v.record.tcp_stream)] = v.record
+                causes[(v.capture, v.record.tcp_stream)] = m.cause
         failing_servers = {str(conv.record.server) for conv, _ in matched}
         exemplars = {k: r for k, r in self.exemplars.items() if k in failing_servers}
         return Report(tuple(inputs), overview, tuple(list(found) + list(log_findings)), tuple(all_anomalies),
-                      tuple(all_notes), tuple(observations), records=cited, exemplars=exemplars)
+                      tuple(all_notes), tuple(observations), records=cited, causes=causes, exemplars=exemplars)
 
 
 VERIFY_CLOSE_NS = 5_000_000_000

@@ -157,8 +157,9 @@ def _selected(rec: ConnectionRecord, cause: str) -> SelectedConnection | None:
 
 
 def select_connections(report: Report) -> tuple[tuple[CaptureSelection, ...], tuple[str, ...]]:
-    """Per capture (in the order of the report's inputs), the connections its findings cite; and the
-    sentences saying what cannot be exported. Pure: reads the report only."""
+    """Per capture (in the order of the report's inputs), the connections its findings cite (and the
+    failing ones past a finding's listing cap, from ``Report.causes``); and the sentences saying what
+    cannot be exported. Pure: reads the report only."""
     problems: list[str] = []
     cited: dict[tuple[str, int], str] = {}  # (capture, tcp_stream) -> cause, the first finding's
     for finding in report.findings:
@@ -168,6 +169,8 @@ def select_connections(report: Report) -> tuple[tuple[CaptureSelection, ...], tu
             cited.setdefault((ref.capture, ref.tcp_stream), finding.cause)
             for capture, stream, _vantage in ref.also_seen:
                 cited.setdefault((capture, stream), finding.cause)
+    for key, cause in report.causes.items():
+        cited.setdefault(key, cause)
     captures = {i.path: i for i in report.inputs if i.kind == InputKind.CAPTURE}
     by_capture: dict[str, list[SelectedConnection]] = {}
     unreadable: dict[str, int] = {}

@@ -633,3 +633,19 @@ def test_output_names() -> None:
     assert output_paths("o.pcapng", several) == {
         "a/x.pcap": "o.x.pcapng", "b/x.pcap": "o.x-2.pcapng", "edge 1.pcap.gz": "o.edge_1.pcapng",
         "y.pcapng": "o.y.pcapng"}
+
+
+def test_export_takes_the_failing_connections_past_a_findings_listing_cap(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finding lists at most MAX_FINDING_CONNECTIONS connections; the export still takes all of them."""
+    import tlsdoctor.rules.base
+
+    monkeypatch.setattr(tlsdoctor.rules.base, "MAX_FINDING_CONNECTIONS", 1)
+    capture = CAPTURES / "mixed_large.pcap"
+    report = tlsdoctor.diagnose([str(capture)])
+    sni_missing = next(f for f in report.findings if f.cause == "sni_missing")
+    assert len(sni_missing.connections) == 1 and report.overview.by_cause["sni_missing"] == 2
+    result = export_failing(report, str(tmp_path / "out.pcap"))
+    assert result.files and result.files[0].connections == report.overview.handshakes_failed == 6
+    back = {r.tcp_stream for r in tlsdoctor.connections(str(tmp_path / "out.pcap")) if r.failed}
+    assert len(back) == 6

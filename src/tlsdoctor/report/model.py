@@ -50,6 +50,9 @@ class Report:
     records: dict[tuple[str, int], ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
     """(capture name, tcp_stream) -> the record of every connection a finding or observation cites (all
     its vantage points' views), for the writers that draw packets (HTML ladders, pcap export)."""
+    causes: dict[tuple[str, int], str] = field(default_factory=dict, compare=False, repr=False)
+    """(capture name, tcp_stream) -> the cause of every failing connection, in every view: also those past
+    a finding's listing cap (``rules.base.MAX_FINDING_CONNECTIONS``), for ``--export``."""
     exemplars: dict[str, ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
     """server ip:port -> one healthy (completed) connection to it, to draw beside a failing one."""
 
