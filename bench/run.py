@@ -204,6 +204,29 @@ def cross_check(path: Path) -> tuple[bool, list[str]]:
     return t_ch == o_ch and t_sh == o_sh and t_alerts == o_alerts and t_rst == o_rst, lines
 
 
+def writers_line(size: str, path: Path, results: dict[str, Measurement]) -> str:
+    """What --html, --markdown and --export added to diagnose on all cores, the files' sizes, and whether
+    the exported capture holds exactly the failing connections (read back by tlsdoctor); the files go."""
+    out = path.with_suffix("")
+    files = [Path(f"{out}.report.html"), Path(f"{out}.report.md"), Path(f"{out}.failing.pcapng")]
+    w = results["`tlsdoctor diagnose F --json --html --markdown --export` (all cores)"]
+    d = results["`tlsdoctor diagnose F --json` (all cores)"]
+    failed = json.loads(subprocess.run([*tlsdoctor_cmd(), "diagnose", str(path), "--json", "--no-progress"],
+                                       capture_output=True, text=True, check=False).stdout)
+    listed = {(c["client"], c["server"]) for f in failed["findings"] for c in f["connections"] if c["capture"]}
+    n_failed = int(failed["overview"]["handshakes_failed"])
+    back = subprocess.run([*tlsdoctor_cmd(), "connections", str(files[2]), "--json"], capture_output=True, text=True,
+                          check=False).stdout.splitlines()
+    got = {(r["client"], r["server"]) for r in map(json.loads, back)}
+    sizes = ", ".join(f"{f.name.split('.', 1)[1]} {f.stat().st_size / 1e6:.1f} MB" for f in files if f.exists())
+    for f in files:
+        f.unlink(missing_ok=True)
+    return (f"{size}: {w.wall:.1f} s against {d.wall:.1f} s for diagnose --json alone "
+            f"(+{w.wall - d.wall:.1f} s, peak RSS {w.peak_rss / 2**20:,.0f} MiB); {sizes}; the export holds "
+            f"{len(got):,} connections, {'exactly' if len(got) == n_failed and listed <= got else 'NOT'} the "
+            f"{n_failed:,} failing ones")
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     for text_line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
@@ -240,6 +263,7 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows: list[tuple[str, dict[str, Any], str, Measurement, float]] = []
     made: list[Path] = []
+    writers: list[str] = []
     for size in sizes:
         path, summary = ensure_capture(size, args.profile, args.seed)
         made.append(path)
@@ -251,6 +275,10 @@ def main() -> None:
                                                          "--no-progress", "--jobs", "1"]
         runs["`tlsdoctor diagnose F --json` (all cores)"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
                                                              "--no-progress"]
+        out = path.with_suffix("")
+        runs["`tlsdoctor diagnose F --json --html --markdown --export` (all cores)"] = [
+            *tlsdoctor_cmd(), "diagnose", str(path), "--json", "--no-progress", "--html", f"{out}.report.html",
+            "--markdown", f"{out}.report.md", "--export", f"{out}.failing.pcapng"]
         if not args.no_table:
             runs["`tlsdoctor connections F` (table)"] = [*tlsdoctor_cmd(), "connections", str(path)]
         runs["tshark, the issue's command"] = tshark_cmd(path)
@@ -262,6 +290,7 @@ def main() -> None:
             print(f"{size} {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, {nbytes / m.wall / 1e6:.1f} MB/s, "
                   f"{npackets / m.wall / 1e3:.0f} k packets/s, peak RSS {m.peak_rss / 2**20:.0f} MiB "
                   f"(load before: {m.load:.1f})", flush=True)
+        writers.append(writers_line(size, path, results))
         tshark_wall = results["tshark, the issue's command"].wall
         for name, m in results.items():
             rows.append((size, summary, name, m, tshark_wall / m.wall))
@@ -294,7 +323,7 @@ def main() -> None:
                          f"({d.cpu / c.cpu:.2f}x CPU), peak RSS {d.peak_rss / 2**20:,.0f} MiB"
                          + (f"; on all cores {p.wall:.1f} s ({d.wall / p.wall:.2f}x faster)" if p else ""))
     text_costs = ("diagnose against connections (issue 4: at most 1.3x): " + "; ".join(costs) + ".\n\n"
-                  if costs else "")
+                  if costs else "") + ("The writers (issue 7): " + "; ".join(writers) + ".\n\n" if writers else "")
     text = (f"Run of {started} on {platform.node()}: {about}. One run per command; 1-minute load average "
             f"before each: {', '.join(f'{m.load:.1f}' for *_x, m, _r in rows)}.\n\n" + "\n".join(table) + "\n\n"
             + text_costs
