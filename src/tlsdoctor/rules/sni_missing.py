@@ -85,7 +85,7 @@ def build(matches: Sequence[tuple[Conversation, Match]], ctx: Context) -> Findin
                "--resolve or --connect-to to pin the address).")
         who = "the client sent no SNI"
     return assemble(
-        matches, title=f"{listing(servers)} requires SNI; {who}",
+        matches, title=f"{listing(servers)} require{'s' if len(servers) == 1 else ''} SNI; {who}",
         explanation=(f"{len(matches)} ClientHello(s) to {listing(servers)} carried no server_name extension, and "
                      "the server refused each right away, before any ServerHello. Servers that host several "
                      "names (CDNs, nginx with ssl_reject_handshake) choose the certificate by SNI and refuse a "
