@@ -138,30 +138,17 @@ class _Dir:
         self.zero_window = False
 
 
-class _TombConn:
-    """What stays of a connection whose record was emitted: enough to keep tcp.stream numbers exact."""
-
-    __slots__ = ("last_frame", "last_ts")
-    done = True
-    light = True
-
-    def __init__(self, last_ts: int, last_frame: int) -> None:
-        self.last_ts = last_ts
-        self.last_frame = last_frame
-
-
 class _TombDir:
-    __slots__ = ("base_seq", "conn", "ip_id_last", "key", "mac_last", "packets", "payload_bytes", "ttl_last")
+    """What stays of one direction of a connection whose record was emitted: its flow key (to leave the
+    flow table when the tombstone expires) and its base sequence number (a pure SYN with another one
+    starts a new stream, as in Wireshark). About 400 bytes a connection with its table entries, for the
+    ``TOMBSTONE_SECONDS`` that it stays."""
 
-    def __init__(self, conn: _TombConn, d: _Dir) -> None:
-        self.conn = conn
+    __slots__ = ("base_seq", "key")
+
+    def __init__(self, d: _Dir) -> None:
         self.key = d.key
-        self.base_seq = d.base_seq  # a pure SYN with another sequence number starts a new stream
-        self.packets = 0
-        self.payload_bytes = 0
-        self.ttl_last = d.ttl_last
-        self.mac_last = d.mac_last
-        self.ip_id_last = d.ip_id_last
+        self.base_seq = d.base_seq
 
 
 class _Conn:
@@ -259,7 +246,7 @@ class CaptureAnalyzer:
                     flags = offflags & 0x0FFF
                     plen = total - 20 - doff
                     d = get(key)
-                    if d is not None:
+                    if isinstance(d, _Dir):  # not None, not a tombstone (whose packets the slow path drops)
                         c = d.conn
                         if c.light and not flags & 7:
                             # An established, settled connection: counters only.
@@ -512,10 +499,7 @@ class CaptureAnalyzer:
             self._anomaly(d.conn, text)
             self._go_light(d.conn)
 
-    def _path_change(self, d: _Dir | _TombDir, ttl: int, macs: bytes | None) -> None:
-        if isinstance(d, _TombDir):
-            d.ttl_last, d.mac_last = ttl, macs
-            return
+    def _path_change(self, d: _Dir, ttl: int, macs: bytes | None) -> None:
         if ttl != d.ttl_last:
             d.ttl_last = ttl
             if ttl not in d.ttls and len(d.ttls) < MAX_DISTINCT:
@@ -598,8 +582,7 @@ class CaptureAnalyzer:
     def _finish(self, c: _Conn, how: EndedBy | None) -> ConnectionRecord:
         del self.live[c.stream]
         c.done = True
-        tomb = _TombConn(c.last_ts, c.last_frame)
-        ta, tb = _TombDir(tomb, c.a), _TombDir(tomb, c.b)
+        ta, tb = _TombDir(c.a), _TombDir(c.b)
         for td in (ta, tb):
             if self.flows.get(td.key) in (c.a, c.b):
                 self.flows[td.key] = td
