@@ -43,6 +43,16 @@ class Evidence:
     frame: int | None = None  # Wireshark's frame number in a capture
     display_filter: str | None = None  # isolates the frame (or the connection) in Wireshark
 
+    @property
+    def where(self) -> str:
+        """Where to look, as people write it: ``a.pcap frame 5``, ``error.log:12``."""
+        where = self.source
+        if self.frame is not None:
+            where += f" frame {self.frame}"
+        if self.line is not None:
+            where += f":{self.line}"
+        return where
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionRef:
@@ -88,3 +98,8 @@ class Anomaly:
     text: str
     line: int | None = None
     frame: int | None = None
+
+    @property
+    def where(self) -> str:
+        """``capture.pcap frame 12``, ``error.log:3`` or just the source."""
+        return self.source + (f":{self.line}" if self.line else "") + (f" frame {self.frame}" if self.frame else "")

@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from html import escape
 
 from tlsdoctor import __version__
-from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.findings import ConnectionRef, Evidence, Finding
+from tlsdoctor.findings import Evidence, Finding
 from tlsdoctor.report.ladder import CLIENT, PATH, SERVER, Ladder, healthy_ladder, ladders_for
 from tlsdoctor.report.model import Report
 
@@ -173,21 +172,11 @@ def _filter(text: str) -> str:
             f'data-copy="{_e(text)}" title="copy the display filter">copy</button>')
 
 
-def _views(report: Report, c: ConnectionRef) -> list[tuple[str, str | None, ConnectionRecord]]:
-    views: list[tuple[str, str | None, ConnectionRecord]] = []
-    if c.capture is not None and c.tcp_stream is not None and (c.capture, c.tcp_stream) in report.records:
-        views.append((c.capture, c.vantage, report.records[(c.capture, c.tcp_stream)]))
-    for cap, stream, vantage in c.also_seen:
-        if (cap, stream) in report.records:
-            views.append((cap, vantage, report.records[(cap, stream)]))
-    return views
-
-
 def _ladders(report: Report, f: Finding, n: int) -> str:
     if not f.connections:
         return ""
     c = f.connections[0]
-    views = _views(report, c)
+    views = report.views(c)
     if not views:
         return ""
     figs = [_figure(lad, f"f{n}v{i}") for i, lad in enumerate(ladders_for(views))]
@@ -212,19 +201,10 @@ def _connections(f: Finding) -> str:
             + "\n".join(rows) + "</table>" + more)
 
 
-def _where(e: Evidence) -> str:
-    where = e.source
-    if e.frame is not None:
-        where += f" frame {e.frame}"
-    if e.line is not None:
-        where += f":{e.line}"
-    return where
-
-
 def _evidence(items: Iterable[Evidence]) -> str:
     lis = []
     for e in items:
-        li = f'<li><span class="mono"><b>{_e(_where(e))}</b></span> {_e(e.text)}'
+        li = f'<li><span class="mono"><b>{_e(e.where)}</b></span> {_e(e.text)}'
         if e.display_filter:
             li += f"<br>Wireshark: {_filter(e.display_filter)}"
         lis.append(li + "</li>")
@@ -288,8 +268,7 @@ def _tail(report: Report) -> str:
     if report.anomalies:
         parts.append(f"<h2>Input anomalies ({len(report.anomalies)})</h2><ul>")
         for a in report.anomalies[:200]:
-            where = a.source + (f":{a.line}" if a.line else "") + (f" frame {a.frame}" if a.frame else "")
-            parts.append(f'<li><span class="mono">{_e(where)}</span> <code>{_e(a.kind)}</code> {_e(a.text)}</li>')
+            parts.append(f'<li><span class="mono">{_e(a.where)}</span> <code>{_e(a.kind)}</code> {_e(a.text)}</li>')
         if len(report.anomalies) > 200:
             parts.append(f"<li>... and {len(report.anomalies) - 200} more (the JSON report lists them)</li>")
         parts.append("</ul>")

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 
 from tlsdoctor import __version__
-from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.findings import Evidence, Finding
+from tlsdoctor.findings import Finding
 from tlsdoctor.report.ladder import healthy_ladder, ladders_for, text
 from tlsdoctor.report.model import Report
 
@@ -46,23 +45,11 @@ def block(value: str, lang: str = "") -> str:
     return f"{fence}{lang}\n{value.rstrip()}\n{fence}"
 
 
-def _where(e: Evidence) -> str:
-    where = e.source
-    if e.frame is not None:
-        where += f" frame {e.frame}"
-    if e.line is not None:
-        where += f":{e.line}"
-    return where
-
-
 def _ladders(report: Report, f: Finding) -> list[str]:
     if not f.connections:
         return []
     c = f.connections[0]
-    views: list[tuple[str, str | None, ConnectionRecord]] = []
-    if c.capture is not None and c.tcp_stream is not None and (c.capture, c.tcp_stream) in report.records:
-        views.append((c.capture, c.vantage, report.records[(c.capture, c.tcp_stream)]))
-    views += [(cap, v, report.records[(cap, s)]) for cap, s, v in c.also_seen if (cap, s) in report.records]
+    views = report.views(c)
     if not views:
         return []
     texts = [text(lad) for lad in ladders_for(views)]
@@ -90,7 +77,7 @@ def _finding(report: Report, f: Finding, n: int) -> list[str]:
     if f.evidence:
         out += ["**Evidence:**", ""]
         for e in f.evidence:
-            line = f"- {code(_where(e))} {escape(e.text)}"
+            line = f"- {code(e.where)} {escape(e.text)}"
             if e.display_filter:
                 line += f"  \n  Wireshark: {code(e.display_filter)}"
             out.append(line)
@@ -128,8 +115,7 @@ def render_markdown(report: Report) -> str:
     if report.anomalies:
         out += [f"## Input anomalies ({len(report.anomalies)})", ""]
         for a in report.anomalies[:50]:
-            where = a.source + (f":{a.line}" if a.line else "") + (f" frame {a.frame}" if a.frame else "")
-            out.append(f"- {code(where)} {code(a.kind)} {escape(a.text)}")
+            out.append(f"- {code(a.where)} {code(a.kind)} {escape(a.text)}")
         if len(report.anomalies) > 50:
             out.append(f"- ... and {len(report.anomalies) - 50} more (the JSON report lists them)")
         out.append("")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.findings import Anomaly, Finding
+from tlsdoctor.findings import Anomaly, ConnectionRef, Finding
 
 SCHEMA = "tlsdoctor.report/1"
 
@@ -55,6 +55,14 @@ class Report:
     a finding's listing cap (``rules.base.MAX_FINDING_CONNECTIONS``), for ``--export``."""
     exemplars: dict[str, ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
     """server ip:port -> one healthy (completed) connection to it, to draw beside a failing one."""
+
+    def views(self, ref: ConnectionRef) -> list[tuple[str, str | None, ConnectionRecord]]:
+        """A finding's connection as each capture shows it, (capture, vantage, record), in the finding's
+        order (the view nearest the client first); the views whose record the report does not hold are
+        left out."""
+        keys = [(ref.capture, ref.tcp_stream, ref.vantage), *ref.also_seen]
+        return [(cap, vantage, self.records[(cap, stream)]) for cap, stream, vantage in keys
+                if cap is not None and stream is not None and (cap, stream) in self.records]
 
     @property
     def failed(self) -> bool:

@@ -53,13 +53,8 @@ def _finding(n: int, f: Finding) -> Panel:
     if f.evidence:
         parts += [Text(""), Text("Evidence", style="bold")]
         for e in f.evidence:
-            where = e.source
-            if e.frame is not None:
-                where += f" frame {e.frame}"
-            if e.line is not None:
-                where += f":{e.line}"
             line = Text("  ")
-            line.append(where, style="bold")
+            line.append(e.where, style="bold")
             line.append(f"  {e.text}")
             if e.display_filter:
                 line.append(f"\n      wireshark: {e.display_filter}", style="green")
@@ -91,8 +86,7 @@ def render(r: Report, console: Console) -> None:
         console.print(Text(f"{len(r.anomalies)} input anomal{'y' if len(r.anomalies) == 1 else 'ies'}:",
                            style="yellow"))
         for a in r.anomalies[:20]:
-            where = a.source + (f":{a.line}" if a.line else "") + (f" frame {a.frame}" if a.frame else "")
-            console.print(Text(f"  {where}: {a.text}", style="yellow"))
+            console.print(Text(f"  {a.where}: {a.text}", style="yellow"))
         if len(r.anomalies) > 20:
             console.print(Text(f"  ... and {len(r.anomalies) - 20} more (--json lists them)", style="yellow"))
     console.print(Text(f"{r.elapsed_s:.2f} s", style="dim"))
