@@ -17,6 +17,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 import tlsdoctor
@@ -311,3 +313,48 @@ def test_diagnose_export_writes_one_file_per_vantage_point(tmp_path: Path, capsy
     back = sorted(tlsdoctor.connections(str(tmp_path / "failing.client.pcapng")), key=lambda r: r.tcp_stream)
     assert [(r.client.port, r.sni, r.failed) for r in back] == [(45242, "blocked.test", True),
                                                                   (45272, "blocked.test", True)]
+
+
+# --- escaping, for any text -------------------------------------------------------------------------------
+
+_MARKUP = st.sampled_from(["<script>", "</script>", "<img src=x onerror=alert(1)>", "<b>", "<!--", "-->", "&amp;",
+                           "&#60;", "`", "```", "|", "*", "_", "[a](http://x)", "![i](http://x/i.png)", "<http://x>",
+                           "#", "\n", "\n\n", "> ", "\\", "\"", "'"])
+_TEXT = st.lists(_MARKUP | st.text(st.characters(blacklist_categories=("Cs",)), max_size=8), max_size=6).map("".join)
+"""Text with the pieces of HTML and Markdown that would become elements if they were not escaped."""
+
+
+def _report_of(texts: list[str]) -> Report:
+    from tlsdoctor.findings import Anomaly, Confidence, ConnectionRef, Evidence, Finding
+    from tlsdoctor.report.model import Input, Overview
+
+    t = iter(texts)
+    ref = ConnectionRef(capture=next(t), tcp_stream=0, client=next(t), server=next(t), sni=next(t),
+                        outcome=next(t), vantage=next(t))
+    finding = Finding(cause="rst_injection", title=next(t), confidence=Confidence.LIKELY, explanation=next(t),
+                      connections=(ref,), evidence=(Evidence(next(t), next(t), frame=3, display_filter=next(t)),),
+                      fix=next(t), notes=(next(t),), patch=next(t))
+    report = Report(inputs=(Input(next(t), "capture", next(t), next(t)),), overview=Overview(1, 1, 0, 1),
+                    findings=(finding,), anomalies=(Anomaly(next(t), next(t), next(t), line=2),), notes=(next(t),))
+    assert next(t, None) is None  # every text is used
+    return report
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXT, min_size=21, max_size=21))
+def test_any_text_from_the_evidence_stays_text_in_html(texts: list[str]) -> None:
+    page = render_html(_report_of(texts))
+    p = parse(page)
+    assert not p.errors and not p.stack and p.scripts == 1 and not p.urls
+    shown = "".join(p.text)
+    for value in texts:
+        assert " ".join(value.split()) in " ".join(shown.split())
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXT, min_size=21, max_size=21))
+def test_any_text_from_the_evidence_stays_text_in_markdown(texts: list[str]) -> None:
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(render_markdown(_report_of(texts)))
+    tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", html))
+    assert tags <= {"h1", "h2", "p", "strong", "code", "table", "thead", "tbody", "tr", "th", "td", "ul", "li",
+                    "br", "blockquote", "pre", "sub", "em"}, tags
