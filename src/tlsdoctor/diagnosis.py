@@ -242,8 +242,14 @@ class Diagnosis:
                 causes[(v.capture, v.record.tcp_stream)] = m.cause
         failing_servers = {str(conv.record.server) for conv, _ in matched}
         exemplars = {k: r for k, r in self.exemplars.items() if k in failing_servers}
+        failing_captures = {cap for cap, _ in cited}
+        contrasts: dict[str, ConnectionRecord] = {}
+        for rec in self.exemplars.values():
+            if rec.capture in failing_captures and rec.capture not in contrasts:
+                contrasts[rec.capture] = rec
         return Report(tuple(inputs), overview, tuple(list(found) + list(log_findings)), tuple(all_anomalies),
-                      tuple(all_notes), tuple(observations), records=cited, causes=causes, exemplars=exemplars)
+                      tuple(all_notes), tuple(observations), records=cited, causes=causes, exemplars=exemplars,
+                      contrasts=contrasts)
 
 
 VERIFY_CLOSE_NS = 5_000_000_000

@@ -218,7 +218,7 @@ def test_html_has_every_finding_and_its_packets(expect: Path) -> None:
         if f.connections and f.connections[0].capture is not None:
             lads = first_ladders(report, n)
             expected += [[a.frame for a in lad.arrows] for lad in lads]
-            healthy = report.exemplars.get(f.connections[0].server)
+            healthy = report.contrast(f.connections[0])
             if healthy is not None:
                 expected.append([q.frame for q in healthy.packets])
     assert p.frames == expected
@@ -238,6 +238,23 @@ def test_html_keeps_markup_from_the_capture_as_text() -> None:
     assert HOSTILE in "".join(parse(page).text)  # what a reader sees is the SNI itself
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
     assert csp and "default-src 'none'" in csp.group(1) and "unsafe-inline" not in csp.group(1).split("script-src")[1]
+
+
+def test_contrast_with_another_server_when_none_with_this_one_completed() -> None:
+    """Seed 002: nginx sends no SNI to any of the CDN's four addresses, and every one refuses; another site
+    behind the same proxy answers without SNI. That one is drawn beside the failure, and says it is
+    another server."""
+    report = diagnose_case("seed002_upstream_hostname_no_sni")
+    ref = report.findings[0].connections[0]
+    assert ref.server not in report.exemplars
+    contrast = report.contrast(ref)
+    assert contrast is not None and str(contrast.server) == "198.51.100.6:443" and contrast.handshake_completed
+    page = render_html(report)
+    assert "a completed handshake with another server, 198.51.100.6:443" in page
+    assert f"none with {ref.server} completed" in page
+    rst = diagnose_case("rst_injection")
+    same = rst.contrast(rst.findings[0].connections[0])
+    assert same is not None and str(same.server) == rst.findings[0].connections[0].server
 
 
 def test_html_without_findings() -> None:

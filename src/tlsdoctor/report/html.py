@@ -144,8 +144,10 @@ def svg_ladder(lad: Ladder, uid: str) -> str:
                        f'stroke="{colour}" stroke-width="2.2"/>')
         mid = (x1 + x2) / 2
         weight = ' font-weight="bold"' if a.tls else ""
+        room = max(12, abs(x2 - x1) * 2 // 15)  # characters that fit over the arrow (12 px bold monospace)
+        label = a.label if len(a.label) <= room else a.label[:room - 1] + "…"  # the whole one is in <title>
         out.append(f'<text x="{mid:.0f}" y="{y - 4}" text-anchor="middle" font-size="12" fill="{colour}"{weight}>'
-                   f"{_e(a.label)}</text>")
+                   f"{_e(label)}</text>")
         out.append(f'<text x="{min(x1, x2) + 4}" y="{y + 20}" font-size="10" fill="#5b6575">{_e(a.detail)}</text>')
         for k, line in enumerate(lines):
             out.append(f'<text x="{xs[CLIENT] + 4}" y="{y + 34 + 14 * k}" font-size="10.5" fill="{colour}" '
@@ -180,9 +182,9 @@ def _ladders(report: Report, f: Finding, n: int) -> str:
     if not views:
         return ""
     figs = [_figure(lad, f"f{n}v{i}") for i, lad in enumerate(ladders_for(views))]
-    healthy = report.exemplars.get(c.server)
-    if healthy is not None and c.capture is not None:
-        figs.append(_figure(healthy_ladder(healthy, c.capture), f"f{n}h"))
+    healthy = report.contrast(c)
+    if healthy is not None:
+        figs.append(_figure(healthy_ladder(healthy, c.server), f"f{n}h"))
     return '<h3>The first connection, packet by packet</h3>\n<div class="ladders">\n' + "\n".join(figs) + "\n</div>"
 
 

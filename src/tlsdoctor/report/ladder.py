@@ -183,10 +183,16 @@ def ladders_for(views: Sequence[tuple[str, str | None, ConnectionRecord]]) -> li
     return out
 
 
-def healthy_ladder(rec: ConnectionRecord, capture: str) -> Ladder:
-    return ladder(rec, capture=capture, healthy=True,
-                  title=f"for contrast: a completed handshake with {rec.server} "
-                        f"({capture}, tcp.stream {rec.tcp_stream})")
+def healthy_ladder(rec: ConnectionRecord, failing_server: str | None = None) -> Ladder:
+    """A completed handshake drawn for contrast, from its own capture; ``failing_server``: the server of
+    the failing connection it stands beside, when it is another one."""
+    where = f"{rec.capture}, tcp.stream {rec.tcp_stream}"
+    if failing_server is None or failing_server == str(rec.server):
+        title = f"for contrast: a completed handshake with {rec.server} ({where})"
+    else:
+        title = (f"for contrast: a completed handshake with another server, {rec.server} ({where}); "
+                 f"none with {failing_server} completed")
+    return ladder(rec, capture=rec.capture, healthy=True, title=title)
 
 
 def text(lad: Ladder, width: int = 44) -> str:

@@ -53,9 +53,9 @@ def _ladders(report: Report, f: Finding) -> list[str]:
     if not views:
         return []
     texts = [text(lad) for lad in ladders_for(views)]
-    healthy = report.exemplars.get(c.server)
-    if healthy is not None and c.capture is not None:
-        texts.append(text(healthy_ladder(healthy, c.capture)))
+    healthy = report.contrast(c)
+    if healthy is not None:
+        texts.append(text(healthy_ladder(healthy, c.server)))
     return ["**The first connection, packet by packet** (`~~` forged on the path, `X` lost on the path):", "",
             block("\n\n".join(texts), "text"), ""]
 

@@ -55,6 +55,9 @@ class Report:
     a finding's listing cap (``rules.base.MAX_FINDING_CONNECTIONS``), for ``--export``."""
     exemplars: dict[str, ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
     """server ip:port -> one healthy (completed) connection to it, to draw beside a failing one."""
+    contrasts: dict[str, ConnectionRecord] = field(default_factory=dict, compare=False, repr=False)
+    """capture name -> one completed connection in it, to any server: the contrast when no connection to
+    the failing server completed (seed 002: every address of the CDN fails, another site works)."""
 
     def views(self, ref: ConnectionRef) -> list[tuple[str, str | None, ConnectionRecord]]:
         """A finding's connection as each capture shows it, (capture, vantage, record), in the finding's
@@ -63,6 +66,11 @@ class Report:
         keys = [(ref.capture, ref.tcp_stream, ref.vantage), *ref.also_seen]
         return [(cap, vantage, self.records[(cap, stream)]) for cap, stream, vantage in keys
                 if cap is not None and stream is not None and (cap, stream) in self.records]
+
+    def contrast(self, ref: ConnectionRef) -> ConnectionRecord | None:
+        """A completed handshake to draw beside ``ref``: with the same server, else with another server in
+        the same capture, else None."""
+        return self.exemplars.get(ref.server) or (self.contrasts.get(ref.capture) if ref.capture else None)
 
     @property
     def failed(self) -> bool:
