@@ -14,14 +14,13 @@ whether it worked, ``Alert.decrypted`` marks an alert read that way):
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterator
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.engine import CaptureAnalyzer, EngineStats
-from tlsdoctor.tls.keylog import KeyLog, keylog_from_secrets, parse_keylog
+from tlsdoctor.engine import CaptureAnalyzer, EngineStats, embedded_keylog
+from tlsdoctor.tls.keylog import KeyLog, parse_keylog
 
 KeyLogArg = KeyLog | str | os.PathLike[str] | None
 """A parsed key log, the path of an SSLKEYLOGFILE, or None."""
@@ -53,17 +52,13 @@ class ConnectionStream:
 
     def __iter__(self) -> Iterator[ConnectionRecord]:
         with open_capture(self.path) as source:
-            frames = source.frames()
             keylog = self.keylog
             if self.embedded_keylog:
-                # A pcapng Decryption Secrets Block precedes the packets it decrypts: the first frame
-                # is read before the analyzer is built, so the blocks read so far are complete enough.
-                first = list(itertools.islice(frames, 1))
-                frames = itertools.chain(first, frames)
-                embedded = source.decryption_secrets
-                if embedded:
-                    inside = keylog_from_secrets(embedded)
+                frames, inside = embedded_keylog(source)
+                if inside is not None:
                     keylog = inside if keylog is None else keylog.merged(inside)
+            else:
+                frames = source.frames()
             analyzer = CaptureAnalyzer(self.name, keylog)
             self.stats = analyzer.stats
             yield from analyzer.analyze(frames)
