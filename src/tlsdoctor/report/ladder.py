@@ -158,6 +158,18 @@ def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
                   str(rec.client), str(rec.server), tuple(arrows), healthy, len(rec.timeline) >= MAX_TIMELINE, note)
 
 
+def _not_compared(cap: str, rec: ConnectionRecord, first_cap: str, first: ConnectionRecord) -> str:
+    """Why the view of ``cap`` is not compared packet by packet with the first view's."""
+    # Without its SYN a capture has no client ISN: that is not another connection (seed 003's node B got
+    # the sprayed flow from its ClientHello on), only one whose sequence numbers cannot be lined up.
+    no_syn = next(((c, r) for c, r in ((cap, rec), (first_cap, first)) if r.client_dir.isn is None), None)
+    if no_syn is not None:
+        return (f"{no_syn[0]} did not see this connection's SYN (its capture began later, or the packets took "
+                "another path), so its packets are not compared with the other captures'")
+    return (f"{cap} shows another TCP connection than {first_cap} (another client ISN): a box in between "
+            "terminated TCP or rewrote sequence numbers, so packets are not compared")
+
+
 def ladders_for(views: Sequence[tuple[str, str | None, ConnectionRecord]]) -> list[Ladder]:
     """One ladder per vantage point of a connection; ``views`` are (capture, vantage, record), the one
     nearest the client first and the one nearest the server last (``rules.base.Conversation`` order)."""
@@ -170,11 +182,9 @@ def ladders_for(views: Sequence[tuple[str, str | None, ConnectionRecord]]) -> li
     for (cap, vantage, rec), comparable in zip(views, same, strict=True):
         note = ""
         if len(views) > 1 and not comparable:
-            note = (f"{cap} shows another TCP connection than {first[0]} (another client ISN): a box in between "
-                    "terminated TCP or rewrote sequence numbers, so packets are not compared")
+            note = _not_compared(cap, rec, first[0], first[2])
         elif len(views) > 1 and not same[-1]:
-            note = (f"{last[0]} shows another TCP connection (another client ISN): a box in between terminated "
-                    "TCP or rewrote sequence numbers, so packets are not compared")
+            note = _not_compared(last[0], last[2], first[0], first[2])
         ends = comparable and len(views) > 1
         client_end = first[2] if ends else None
         server_end = last[2] if ends and same[-1] else None
