@@ -96,6 +96,38 @@ def test_flow_split_odd_ttl_is_not_called_forged() -> None:
     assert all(not lad.note for v, lad in ladders.items() if v != "node2")
 
 
+def _pcap_cut_before(source: Path, frame: int, out: Path) -> Path:
+    """A copy of a classic pcap that stops cleanly before ``frame``, as a capture stopped early would."""
+    data = source.read_bytes()
+    offset, number = 24, 1
+    while number < frame:
+        offset += 16 + int.from_bytes(data[offset + 8 : offset + 12], "little")
+        number += 1
+    out.write_bytes(data[:offset])
+    return out
+
+
+def test_a_capture_that_stopped_early_proves_nothing_after_its_end(tmp_path: Path) -> None:
+    """The server's capture of the blackhole case stopped before its frame 22 (a copy cut in tmp_path):
+    it shows the second connection still open after the handshake's ACK. That the ClientHello, the
+    server's FIN and its RST are missing from it says only that it was no longer capturing; the client's
+    ladder must not call them lost or forged. Until its last packet it still proves things."""
+    vantage = FIXTURES / "vantage"
+    server = _pcap_cut_before(vantage / "middlebox_clienthello_blackhole.server.pcap", 22, tmp_path / "server.pcap")
+    report = tlsdoctor.diagnose([], vantages={"client": str(vantage / "middlebox_clienthello_blackhole.client.pcap"),
+                                              "server": str(server)})
+    ref = next(c for f in report.findings for c in f.connections if c.vantage == "client" and c.tcp_stream == 1)
+    client = ladders_for(report.views(ref))[0]
+    assert client.vantage == "client" and [a.frame for a in client.arrows] == [19, 20, 21, 22, 23, 24, 25, 26, 27]
+    assert not {f: m for f, m in marks(client).items() if m[0] in ("lost", "forged")}
+    assert "server.pcap stopped before" in client.note and "after frame 21" in client.note
+    # The odd TTL of the box's ACKs is still said, as one capture would say it.
+    assert [a.frame for a in client.arrows if a.mark == "odd"] == [23, 24]
+    # The whole capture still proves the same marks (the lab's test above).
+    whole = first_ladders(diagnose_case("middlebox_clienthello_blackhole"))[0]
+    assert any(a.mark == "lost" for a in whole.arrows) and not whole.note
+
+
 def test_interception_views_are_not_compared_packet_by_packet() -> None:
     """An intercepting proxy makes two TCP connections of one (another client ISN): comparing packets
     would call everything lost and forged, so the ladders say why they do not."""

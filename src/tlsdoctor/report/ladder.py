@@ -24,7 +24,8 @@ FIN / RST flags: those survive NAT and do not depend on the two captures' clocks
 compared only when they show the same TCP connection (the same client ISN): a box that terminates TCP
 (an intercepting proxy) or rewrites sequence numbers makes two connections of one, and the ladder says
 so instead. A capture whose timeline of the connection was cut (``engine.MAX_TIMELINE``) is not used to
-call a packet lost or forged.
+call a packet lost or forged, and neither is a capture that may have stopped early (it shows the
+connection still open at its end) for the packets after the last one it has.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tlsdoctor.connection import ConnectionRecord, PacketFact
+from tlsdoctor.connection import ConnectionRecord, EndedBy, PacketFact
 from tlsdoctor.engine import MAX_TIMELINE
 from tlsdoctor.rules.base import unlike_the_sender
 
@@ -123,6 +124,15 @@ def _complete(rec: ConnectionRecord) -> bool:
     return rec.syn_seen and len(rec.timeline) < MAX_TIMELINE
 
 
+def _horizon(packets: Sequence[PacketFact], end: ConnectionRecord, keys: set[tuple[bool, int, int, str]]) -> int:
+    """How many of ``packets`` the capture of ``end`` can speak for. A capture that shows the connection
+    closed (FIN, RST, alert) or evicted as idle was still running after it; one that shows it still open
+    at its end may have stopped early, and proves nothing past the last packet of ours that it has."""
+    if end.ended_by != EndedBy.CAPTURE_END:
+        return len(packets)
+    return max((i + 1 for i, p in enumerate(packets) if _key(p) in keys), default=0)
+
+
 def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
            client_end: ConnectionRecord | None = None, server_end: ConnectionRecord | None = None,
            client_name: str = "the client's capture", server_name: str = "the server's capture",
@@ -135,11 +145,17 @@ def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
     client_keys = {_key(q) for q in client_end.packets} if client_end is not None and _complete(client_end) else None
     server_keys = {_key(q) for q in server_end.packets} if server_end is not None and _complete(server_end) else None
     packets = rec.packets
+    horizon = {CLIENT: len(packets), SERVER: len(packets)}
+    for side, end, keys in ((CLIENT, client_end, client_keys), (SERVER, server_end, server_keys)):
+        if end is not None and end is not rec and keys is not None:
+            horizon[side] = _horizon(packets, end, keys)
     t0 = packets[0].ts_ns if packets else rec.first_ts_ns
     arrows = []
-    for p in packets:
+    for i, p in enumerate(packets):
         sender, receiver = (CLIENT, SERVER) if p.from_client else (SERVER, CLIENT)
-        own_keys, peer_keys = (client_keys, server_keys) if p.from_client else (server_keys, client_keys)
+        client_known = client_keys if i < horizon[CLIENT] else None
+        server_known = server_keys if i < horizon[SERVER] else None
+        own_keys, peer_keys = (client_known, server_known) if p.from_client else (server_known, client_known)
         own_end, peer_end = (client_end, server_end) if p.from_client else (server_end, client_end)
         own_name, peer_name = (client_name, server_name) if p.from_client else (server_name, client_name)
         who = "client" if p.from_client else "server"
@@ -153,6 +169,11 @@ def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
                                       if own_keys is None else ": the " + who + "'s capture has it, by another path")
         arrows.append(Arrow(p.frame, (p.ts_ns - t0) / 1e6, sender, receiver, p.flags, p.ttl, p.ip_id,
                             p.payload_len, _tls_labels(rec, p), mark, why))
+    stopped = [f"{name} stopped before this connection ended there (it shows it still open when the capture "
+               "ends): " + (f"the packets after frame {packets[horizon[side] - 1].frame}" if horizon[side] else
+                            "its packets") + " are not compared with it"
+               for side, name in ((CLIENT, client_name), (SERVER, server_name)) if horizon[side] < len(packets)]
+    note = "; ".join([note, *stopped] if note else stopped)
     where = f" at {vantage}" if vantage else ""
     return Ladder(title or f"{capture}, tcp.stream {rec.tcp_stream}{where}", capture, rec.tcp_stream, vantage,
                   str(rec.client), str(rec.server), tuple(arrows), healthy, len(rec.timeline) >= MAX_TIMELINE, note)
