@@ -87,6 +87,9 @@ class ExportResult:
     files: tuple[ExportedFile, ...] = ()
     problems: tuple[str, ...] = ()
     """Sentences for a person: what could not be exported, and why, and what to do instead."""
+    unwritable: tuple[str, ...] = ()
+    """The output names that could not be written (no such directory, no permission, a directory, standard
+    output, an input capture itself): the CLI's usage error (exit 2), beside their sentence in ``problems``."""
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -384,7 +387,7 @@ def _fcs_of(source: CaptureSource, linktype: int) -> int:
 
 
 def _export_capture(selection: CaptureSelection, path: str, fmt: str, compressed: bool,
-                    problems: list[str]) -> ExportedFile | None:
+                    problems: list[str], unwritable: list[str]) -> ExportedFile | None:
     """One capture's failing connections to ``path``: the second streaming pass over the capture."""
     inp = selection.capture
     name = inp.path
@@ -433,6 +436,7 @@ def _export_capture(selection: CaptureSelection, path: str, fmt: str, compressed
         sink.discard()
         problems.append(f"Cannot write {path}: {exc.strerror or exc}. The failing connections of {name} are not "
                         "exported.")
+        unwritable.append(path)
         return None
     except BaseException:  # an interrupt, or our bug: no half-written file is left behind
         sink.discard()
@@ -471,10 +475,10 @@ def export_failing(report: Report, out: str) -> ExportResult:
     be done is a sentence in ``ExportResult.problems``."""
     if out in ("", "-"):
         return ExportResult(problems=("The export needs a file name (FILE.pcap or FILE.pcapng): a capture is "
-                                      "not written to standard output, where the report goes.",))
+                                      "not written to standard output, where the report goes.",), unwritable=(out,))
     if os.path.isdir(out):
         return ExportResult(problems=(f"The export needs a file name, and {out} is a directory: give "
-                                      f"{os.path.join(out, 'failing.pcapng')}, for instance.",))
+                                      f"{os.path.join(out, 'failing.pcapng')}, for instance.",), unwritable=(out,))
     selections, selection_problems = select_connections(report)
     problems = list(selection_problems)
     if not selections:
@@ -491,14 +495,16 @@ def export_failing(report: Report, out: str) -> ExportResult:
     paths = output_paths(out, [s.capture for s in selections])
     capture_files = [i.file for i in report.inputs if i.kind == InputKind.CAPTURE and i.file not in ("", "-")]
     files = []
+    unwritable: list[str] = []
     for selection in selections:
         path = paths[selection.capture.path]
         overwritten = next((f for f in capture_files if _same_file(path, f)), None)
         if overwritten is not None:
             problems.append(f"Not exporting the failing connections of {selection.capture.path} to {path}: that is "
                             f"the capture {overwritten} itself. Choose another file name.")
+            unwritable.append(path)
             continue
-        exported = _export_capture(selection, path, fmt, compressed, problems)
+        exported = _export_capture(selection, path, fmt, compressed, problems, unwritable)
         if exported is not None:
             files.append(exported)
-    return ExportResult(tuple(files), tuple(problems))
+    return ExportResult(tuple(files), tuple(problems), tuple(unwritable))

@@ -350,6 +350,51 @@ def test_diagnose_cannot_write_is_a_usage_error(tmp_path: Path, capsys: pytest.C
     assert "cannot write" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", ["--html", "--markdown"])
+def test_diagnose_never_writes_a_report_over_its_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                          option: str) -> None:
+    """An output named like an input (given by itself, or in a folder given) is refused before anything
+    is written: the capture or the log is the evidence, and a report over it destroys it."""
+    from tlsdoctor.cli import main
+
+    capture = tmp_path / "cap.pcap"
+    shutil.copy(FIXTURES / "captures" / "nginx_upstream_no_sni.pcap", capture)
+    folder = tmp_path / "case"
+    folder.mkdir()
+    log = folder / "error.log"
+    shutil.copy(FIXTURES / "captures" / "nginx_upstream_no_sni.error.log", log)
+    before = capture.read_bytes(), log.read_bytes()
+    for target in (capture, log):
+        rc = main(["diagnose", str(capture), str(folder), "--no-progress", "--json", option, str(target)])
+        assert rc == 2
+        assert f"{target} is one of the inputs" in capsys.readouterr().err
+    assert (capture.read_bytes(), log.read_bytes()) == before
+    # A report of an earlier run, in the folder given, is not evidence: it is written again.
+    again = folder / "report.out"
+    for _run in range(2):
+        assert main(["diagnose", str(capture), str(folder), "--no-progress", "--json", option, str(again)]) == 1
+        assert again.stat().st_size > 0
+
+
+def test_diagnose_export_that_cannot_be_written_is_a_usage_error(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/diagnose.md: a file that cannot be written is a usage error (exit 2), --export's as well."""
+    from tlsdoctor.cli import main
+
+    capture = FIXTURES / "captures" / "version_mismatch.pcap"
+    rc = main(["diagnose", str(capture), "--no-progress", "--json", "--export", str(tmp_path / "missing" / "x.pcap")])
+    assert rc == 2
+    assert "Cannot write" in capsys.readouterr().err
+    copy = tmp_path / "copy.pcap"
+    shutil.copy(capture, copy)
+    rc = main(["diagnose", str(copy), "--no-progress", "--json", "--export", str(copy)])
+    assert rc == 2 and copy.read_bytes() == capture.read_bytes()
+    assert "that is the capture" in capsys.readouterr().err
+    # Nothing failing to export is not a usage error.
+    assert main(["diagnose", str(FIXTURES / "captures" / "tls13_ok.pcap"), "--no-progress", "--json",
+                 "--export", str(tmp_path / "none.pcap")]) == 0
+
+
 def test_diagnose_export_writes_one_file_per_vantage_point(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tlsdoctor.cli import main
 

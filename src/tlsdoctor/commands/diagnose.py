@@ -86,6 +86,13 @@ def _write_files(report: Report, args: argparse.Namespace) -> list[str] | None:
     import sys
 
     said: list[str] = []
+    outputs = [o for o in (args.html, args.markdown) if o and o != "-"]
+    for out in outputs:
+        evidence = _evidence_at(out, [*args.evidence, *(item.partition("=")[2] for item in args.vantage)])
+        if evidence is not None:
+            sys.stderr.write(f"tlsdoctor diagnose: not writing {out}: {out} is one of the inputs (given as "
+                             f"{evidence}); choose another file name\n")
+            return None
     try:
         if args.html:
             from tlsdoctor.report.html import render_html
@@ -106,10 +113,41 @@ def _write_files(report: Report, args: argparse.Namespace) -> list[str] | None:
             said.extend(f"wrote {f.path}: {f.packets} packet(s) of {f.connections} failing connection(s) "
                         f"from {f.capture}" for f in result.files)
             said.extend(result.problems)
+            if result.unwritable:  # a usage error, as for --html and --markdown; say all the rest as well
+                for line in said:
+                    sys.stderr.write(f"tlsdoctor diagnose: {line}\n")
+                return None
     except OSError as exc:
         sys.stderr.write(f"tlsdoctor diagnose: cannot write {exc.filename}: {exc.strerror}\n")
         return None
     return said
+
+
+def _evidence_at(out: str, given: list[str]) -> str | None:
+    """The evidence path that ``out`` would overwrite: a file given, or a folder given that holds ``out``
+    as a file recognised as evidence (a report of an earlier run in that folder may be written again)."""
+    import os
+
+    from tlsdoctor.evidence.intake import HEAD_BYTES, InputKind, sniff
+
+    if not os.path.isfile(out):
+        return None
+    real = os.path.realpath(out)
+    for path in given:
+        if path == "-" or not os.path.exists(path):
+            continue
+        if not os.path.isdir(path):
+            if os.path.samefile(path, out):
+                return path
+        elif os.path.commonpath([os.path.realpath(path), real]) == os.path.realpath(path):
+            try:
+                with open(out, "rb") as fh:
+                    kind, _detail = sniff(fh.read(HEAD_BYTES))
+            except OSError:
+                continue
+            if kind != InputKind.UNRECOGNIZED:
+                return path
+    return None
 
 
 class _progress:
