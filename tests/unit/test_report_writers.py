@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -317,6 +318,28 @@ def test_markdown_has_every_finding_with_fix_and_ladder() -> None:
     assert html.count("<h2>") == len(report.findings)
     assert "forged: not sent by the server" in md and "<table>" in html
     assert "tcp.stream == 0 &amp;&amp; tcp.flags.reset == 1" in html
+
+
+def test_markdown_shows_entities_from_the_evidence_as_written() -> None:
+    """CommonMark turns ``&amp;`` or ``&lt;b&gt;`` in text into the character they name: a log line or an
+    SNI holding one would be shown as something it does not say. And the page itself holds no raw HTML,
+    which a ticket system that does not admit HTML would show as tags."""
+    report = diagnose_case("hostile_sni")
+    sni = "a&amp;b&lt;i&gt;.test"
+    f = report.findings[0]
+    ref = replace(f.connections[0], sni=sni)
+    f = replace(f, title=f"{f.title} &lt;b&gt;", connections=(ref, *f.connections[1:]),
+                evidence=(replace(f.evidence[0], text="log: a &quot;quoted&quot; &amp; name"), *f.evidence[1:]))
+    md = render_markdown(replace(report, findings=(f, *report.findings[1:])))
+    tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(md)
+    inline = [t for t in tokens if t.type == "inline"]
+    shown = " ".join("".join(c.content for c in (t.children or []) if c.type in ("text", "code_inline"))
+                     for t in inline)
+    for value in (sni, "&lt;b&gt;", "log: a &quot;quoted&quot; &amp; name"):
+        assert value in shown
+    raw = [t for t in tokens if t.type == "html_block"]
+    raw += [c for t in inline for c in (t.children or []) if c.type == "html_inline"]
+    assert not raw, [t.content for t in raw]
 
 
 @pytest.mark.parametrize("value", ["plain", "a`b", "``x``", "`", ""])

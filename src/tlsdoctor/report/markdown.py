@@ -20,8 +20,9 @@ from tlsdoctor.report.model import Report
 MAX_ROWS = 20
 """Connections listed per finding (the JSON lists them all)."""
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|~])")
-"""What could make a link, an image, emphasis, HTML, a heading or a table cell of captured text."""
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|~&])")
+"""What could make a link, an image, emphasis, HTML, a heading or a table cell of captured text, or an
+entity reference (``&amp;`` in a log line would be shown as ``&``)."""
 
 
 def escape(value: object) -> str:
@@ -119,5 +120,6 @@ def render_markdown(report: Report) -> str:
         if len(report.anomalies) > 50:
             out.append(f"- ... and {len(report.anomalies) - 50} more (the JSON report lists them)")
         out.append("")
-    out.append(f"<sub>tlsdoctor {escape(__version__)}; frame numbers are Wireshark's, in each capture as given.</sub>")
+    # Plain text, not <sub>: a ticket system that admits no HTML would show the tags.
+    out.append(f"*tlsdoctor {escape(__version__)}; frame numbers are Wireshark's, in each capture as given.*")
     return "\n".join(out) + "\n"
