@@ -129,6 +129,26 @@ def test_a_capture_that_stopped_early_proves_nothing_after_its_end(tmp_path: Pat
     assert any(a.mark == "lost" for a in whole.arrows) and not whole.note
 
 
+def test_only_a_capture_labelled_client_or_server_speaks_for_that_end() -> None:
+    """Seed 004 with the user's own labels, the server's capture given first: nothing says which capture was
+    taken at which end, so no packet is proven forged or lost (given in this order, the server's own ACK
+    was drawn "forged: not sent by the server"). With one end labelled, that end's capture still proves
+    what it can."""
+    vantage = FIXTURES / "vantage"
+    client_pcap, server_pcap = str(vantage / "rst_injection.client.pcap"), str(vantage / "rst_injection.server.pcap")
+    report = tlsdoctor.diagnose([], vantages={"origin": server_pcap, "laptop": client_pcap})
+    ladders = {lad.vantage: lad for lad in first_ladders(report)}
+    assert set(ladders) == {"origin", "laptop"}
+    assert all(a.mark in ("", "odd") for lad in ladders.values() for a in lad.arrows)
+    assert all("--vantage client=FILE" in lad.note for lad in ladders.values())
+    report = tlsdoctor.diagnose([], vantages={"origin": server_pcap, "client": client_pcap})
+    ladders = {lad.vantage: lad for lad in first_ladders(report)}
+    # The client's capture proves the RST "from the client" forged and the server's ACK lost; without the
+    # server's own capture the RST the client got is only odd (its TTL), as one capture would say.
+    assert marks(ladders["origin"]) == {5: ("lost", SERVER, PATH), 6: ("forged", PATH, SERVER)}
+    assert marks(ladders["client"]) == {5: ("odd", SERVER, CLIENT)}
+
+
 def test_interception_views_are_not_compared_packet_by_packet() -> None:
     """An intercepting proxy makes two TCP connections of one (another client ISN): comparing packets
     would call everything lost and forged, so the ladders say why they do not."""

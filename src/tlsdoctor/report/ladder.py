@@ -199,6 +199,10 @@ def ladders_for(views: Sequence[tuple[str, str | None, ConnectionRecord]]) -> li
     first, last = views[0], views[-1]
     isn = first[2].client_dir.isn
     same = [rec.client_dir.isn == isn and isn is not None for _, _, rec in views]
+    # Only a capture labelled so (by --vantage, or by the TTLs of two unlabelled ones) speaks for an end:
+    # with the user's own labels the order of the views is the order given, not client to server.
+    at_client, at_server = first[1] == CLIENT, last[1] == SERVER and len(views) > 1
+    unknown = [end for end, known in ((CLIENT, at_client), (SERVER, at_server)) if not known]
     out = []
     for (cap, vantage, rec), comparable in zip(views, same, strict=True):
         note = ""
@@ -206,9 +210,12 @@ def ladders_for(views: Sequence[tuple[str, str | None, ConnectionRecord]]) -> li
             note = _not_compared(cap, rec, first[0], first[2])
         elif len(views) > 1 and not same[-1]:
             note = _not_compared(last[0], last[2], first[0], first[2])
+        elif len(views) > 1 and unknown:
+            note = (f"no capture is labelled {' or '.join(unknown)}, and only the capture at an end proves a packet "
+                    "it sent or received forged or lost (" + " ".join(f"--vantage {e}=FILE" for e in unknown) + ")")
         ends = comparable and len(views) > 1
-        client_end = first[2] if ends else None
-        server_end = last[2] if ends and same[-1] else None
+        client_end = first[2] if ends and at_client else None
+        server_end = last[2] if ends and same[-1] and at_server else None
         out.append(ladder(rec, capture=cap, vantage=vantage, client_end=client_end, server_end=server_end,
                           client_name=first[0], server_name=last[0], note=note))
     return out
