@@ -500,3 +500,31 @@ def test_any_text_from_the_evidence_stays_text_in_markdown(texts: list[str]) -> 
     tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", html))
     assert tags <= {"h1", "h2", "p", "strong", "code", "table", "thead", "tbody", "tr", "th", "td", "ul", "li",
                     "br", "blockquote", "pre", "sub", "em"}, tags
+
+
+def test_a_ladder_is_cut_only_when_the_record_lacks_packets() -> None:
+    """``cut`` compares the packets the connection had with the timeline the record kept: a timeline as
+    long as the connection is whole (the helper's review found 64 of 64 packets called cut). The cut
+    record here is a real one with its timeline shortened, as the engine does past MAX_TIMELINE."""
+    from dataclasses import replace
+
+    from tlsdoctor.report.ladder import ladder
+
+    report = diagnose_case("rst_injection")
+    ref = report.findings[0].connections[0]
+    rec = report.records[(ref.capture or "", ref.tcp_stream or 0)]
+    assert rec.client_dir.packets + rec.server_dir.packets == len(rec.timeline) == 5
+    assert not ladder(rec, capture=rec.capture).cut
+    shortened = replace(rec, timeline=rec.timeline[:3])
+    lad = ladder(shortened, capture=rec.capture)
+    assert lad.cut and len(lad.arrows) == 3
+    assert "later packets not kept" in text(lad)
+
+
+def test_one_capture_for_two_vantage_points_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from tlsdoctor.cli import main
+
+    client = FIXTURES / "vantage" / "rst_injection.client.pcap"
+    rc = main(["diagnose", "--vantage", f"client={client}", "--vantage", f"server={client}", "--no-progress"])
+    assert rc == 2
+    assert "one capture is one vantage point" in capsys.readouterr().err

@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import os
     import sys
 
     from tlsdoctor.investigate import investigate
@@ -49,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         if name in vantages:
             sys.stderr.write(f"tlsdoctor diagnose: vantage {name!r} given twice\n")
+            return 2
+        same = [other for other, p in vantages.items() if path != "-" and os.path.abspath(p) == os.path.abspath(path)]
+        if same:
+            sys.stderr.write(f"tlsdoctor diagnose: {path} is given as vantage {same[0]!r} and {name!r}: one capture "
+                             "is one vantage point\n")
             return 2
         vantages[name] = path
     if not args.evidence and not vantages:

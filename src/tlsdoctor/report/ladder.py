@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tlsdoctor.connection import ConnectionRecord, EndedBy, PacketFact
-from tlsdoctor.engine import MAX_TIMELINE
 from tlsdoctor.rules.base import unlike_the_sender
 
 CLIENT, PATH, SERVER = "client", "path", "server"
@@ -120,8 +119,13 @@ def _key(p: PacketFact) -> tuple[bool, int, int, str]:
     return (p.from_client, p.seq, p.payload_len, "".join(f for f in p.flags if f in "SFR"))
 
 
+def _cut(rec: ConnectionRecord) -> bool:
+    """Whether the record's timeline lacks some of the connection's packets (``engine.MAX_TIMELINE``)."""
+    return rec.client_dir.packets + rec.server_dir.packets > len(rec.timeline)
+
+
 def _complete(rec: ConnectionRecord) -> bool:
-    return rec.syn_seen and len(rec.timeline) < MAX_TIMELINE
+    return rec.syn_seen and not _cut(rec)
 
 
 def _horizon(packets: Sequence[PacketFact], end: ConnectionRecord, keys: set[tuple[bool, int, int, str]]) -> int:
@@ -176,7 +180,7 @@ def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
     note = "; ".join([note, *stopped] if note else stopped)
     where = f" at {vantage}" if vantage else ""
     return Ladder(title or f"{capture}, tcp.stream {rec.tcp_stream}{where}", capture, rec.tcp_stream, vantage,
-                  str(rec.client), str(rec.server), tuple(arrows), healthy, len(rec.timeline) >= MAX_TIMELINE, note)
+                  str(rec.client), str(rec.server), tuple(arrows), healthy, _cut(rec), note)
 
 
 def _not_compared(cap: str, rec: ConnectionRecord, first_cap: str, first: ConnectionRecord) -> str:
