@@ -254,3 +254,53 @@ def test_connections_json_on_several_workers_is_the_same_as_on_one() -> None:
     one, three = rows(1), rows(3)
     assert len(one) == 326 and [r["tcp_stream"] for r in three] == list(range(326))
     assert one == three
+
+
+def _first_frames(src: Path, out: Path, frames: int) -> None:
+    """A copy of classic pcap ``src`` holding its first ``frames`` records: a capture stopped early."""
+    import struct
+
+    data = src.read_bytes()
+    pos = 24
+    for _ in range(frames):
+        incl = struct.unpack_from("<I", data, pos + 8)[0]
+        pos += 16 + incl
+    out.write_bytes(data[:pos])
+
+
+def test_a_capture_that_stopped_early_does_not_prove_a_reset_forged(tmp_path: Path) -> None:
+    """rst_injection: the client's capture has a RST "from the server". The server's own capture, cut
+    after the ClientHello (frame 4, before the RST time), cannot say the server never sent it; the TTL
+    still marks it unlike the server's packets: likely, with what would settle it. The whole capture
+    says it: certain."""
+    vantage = TESTS / "fixtures" / "vantage"
+    client = vantage / "rst_injection.client.pcap"
+    cut = tmp_path / "rst_injection.server.pcap"
+    _first_frames(vantage / "rst_injection.server.pcap", cut, 4)
+
+    def finding(server: Path) -> tuple[str, str, list[str]]:
+        report = investigate([], vantages={"client": str(client), "server": str(server)})
+        f = report.findings[0]
+        return f.cause, f.confidence.value, [e.text for e in f.evidence]
+
+    cause, confidence, texts = finding(vantage / "rst_injection.server.pcap")
+    assert (cause, confidence) == ("rst_injection", "certain")
+    assert any("own capture shows it sent no RST" in t for t in texts)
+    cause, confidence, texts = finding(cut)
+    assert (cause, confidence) == ("rst_injection", "likely")
+    assert not any("own capture shows it sent no RST" in t for t in texts)
+    assert any("TTL 64, unlike" in t for t in texts)
+
+
+def test_a_server_capture_that_stopped_early_does_not_prove_a_hello_swallowed(tmp_path: Path) -> None:
+    """middlebox_clienthello_blackhole: the server's capture, cut after the three-way handshake (frame 21,
+    before the ClientHello was sent), cannot say the ClientHello never arrived; the ACK's TTL still says
+    the path answered for the server: likely."""
+    vantage = TESTS / "fixtures" / "vantage"
+    client = vantage / "middlebox_clienthello_blackhole.client.pcap"
+    cut = tmp_path / "middlebox_clienthello_blackhole.server.pcap"
+    _first_frames(vantage / "middlebox_clienthello_blackhole.server.pcap", cut, 21)
+    for server, confidence in ((vantage / "middlebox_clienthello_blackhole.server.pcap", "certain"), (cut, "likely")):
+        report = investigate([], vantages={"client": str(client), "server": str(server)})
+        assert [(f.cause, f.confidence.value) for f in report.findings] == \
+            [("middlebox_clienthello_blackhole", confidence)], server

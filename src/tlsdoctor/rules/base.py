@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from tlsdoctor.connection import Alert, ConnectionRecord, PacketFact
+from tlsdoctor.connection import Alert, ConnectionRecord, EndedBy, PacketFact
 from tlsdoctor.findings import Confidence, ConnectionRef, Evidence, Finding
 from tlsdoctor.tls.alerts import alert_name
 from tlsdoctor.tls.certificates import CertificateFacts
@@ -236,6 +236,22 @@ def first_packet(rec: ConnectionRecord, *, from_client: bool, flags: str) -> Pac
         if p.from_client == from_client and all(f in p.flags for f in flags):
             return p
     return None
+
+
+def still_capturing(near: View, seen: View, ts_ns: int) -> bool:
+    """Whether ``near``'s capture was still running when ``seen``'s capture shows time ``ts_ns``, so that a
+    packet missing from it is a packet that did not happen there. A capture that saw the connection end
+    (FIN, RST, alert, idle) was; one that shows it still open at its end may have stopped early: then its
+    last packet must come after ``ts_ns``, on ``seen``'s clock (the two clocks are aligned on a packet both
+    captures have: same direction, relative sequence number, length and flags)."""
+    if near.record.ended_by != EndedBy.CAPTURE_END:
+        return True
+    ours = {(p.from_client, p.seq, p.payload_len, p.flags): p.ts_ns for p in seen.record.packets}
+    for p in near.record.packets:
+        t = ours.get((p.from_client, p.seq, p.payload_len, p.flags))
+        if t is not None:
+            return near.record.last_ts_ns + (t - p.ts_ns) >= ts_ns
+    return False
 
 
 def rst_evidence(view: View, p: PacketFact, text: str | None = None) -> Evidence:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tlsdoctor.findings import Confidence, Evidence, Finding
-from tlsdoctor.rules.base import Context, Conversation, Match, assemble, listing, servers_of
+from tlsdoctor.rules.base import Context, Conversation, Match, assemble, listing, servers_of, still_capturing
 
 CAUSE = "clienthello_fragment_lost"
 
@@ -37,7 +37,8 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                          if lost is not None else f"tcp.stream == {rec.tcp_stream}")]
     confidence = Confidence.LIKELY
     other = conv.at("server")
-    if other is not None and other is not v and other.record.client_dir.payload_bytes < sent:
+    if other is not None and other is not v and other.record.client_dir.payload_bytes < sent and \
+            still_capturing(other, v, lost.ts_ns if lost is not None else rec.last_ts_ns):
         confidence = Confidence.CERTAIN
         evidence.append(Evidence(other.capture, f"at the server only {other.record.client_dir.payload_bytes} of "
                                                 f"the {sent} bytes arrived",

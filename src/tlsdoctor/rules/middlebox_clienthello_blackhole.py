@@ -26,6 +26,7 @@ from tlsdoctor.rules.base import (
     listing,
     seconds,
     servers_of,
+    still_capturing,
     unlike_the_sender,
 )
 
@@ -64,7 +65,10 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
     if acked is not None and client_view.record.tls.server_hello is None:
         ack_ev, why = acked
         evidence = [e for e in (client_hello_evidence(client_view),) if e is not None] + [ack_ev]
-        if server_view is not None and server_view is not client_view and _server_got_nothing(server_view):
+        hello_sent = max((p.ts_ns for p in client_view.record.packets if p.from_client and p.payload_len),
+                         default=client_view.record.last_ts_ns)
+        if server_view is not None and server_view is not client_view and _server_got_nothing(server_view) \
+                and still_capturing(server_view, client_view, hello_sent):
             srec = server_view.record
             evidence.append(Evidence(server_view.capture, "the server's capture of the same connection: TCP "
                                      "connected, no byte of the ClientHello arrived",

@@ -25,6 +25,7 @@ from tlsdoctor.rules.base import (
     names_of,
     rst_evidence,
     servers_of,
+    still_capturing,
     unlike_the_sender,
 )
 
@@ -48,7 +49,8 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                 continue
             sender = "client" if from_client else "server"
             near_sender = conv.at(sender)
-            if near_sender is not None and near_sender is not v and not _sent_rst(near_sender, from_client):
+            if near_sender is not None and near_sender is not v and not _sent_rst(near_sender, from_client) \
+                    and still_capturing(near_sender, v, rst.ts_ns):
                 evidence.append(rst_evidence(v, rst, f"RST \"from the {sender}\" (TTL {rst.ttl}) seen at the "
                                                      f"{v.vantage or 'first'} vantage point"))
                 evidence.append(Evidence(near_sender.capture, f"the {sender}'s own capture shows it sent no RST on "
