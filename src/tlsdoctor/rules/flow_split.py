@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tlsdoctor.findings import Confidence, Evidence, Finding
-from tlsdoctor.rules.base import Context, Conversation, Match, assemble, listing, servers_of
+from tlsdoctor.rules.base import Context, Conversation, Match, assemble, listing, servers_of, still_capturing
 
 CAUSE = "flow_split"
 
@@ -45,8 +45,10 @@ def match(conv: Conversation, ctx: Context) -> Match | None:
                                  + " and ".join(paths) + (f"; frame {other.frame} is the first from another path"
                                                           if other is not None else ""),
                                  frame=other.frame if other is not None else None, display_filter=where)]
+            hello = next((p for p in conv.primary.record.packets if p.from_client and p.payload_len), None)
             got_nothing = [o for o in conv.views if o is not v and o.record.tcp_established
-                           and o.record.client_dir.payload_bytes == 0]
+                           and o.record.client_dir.payload_bytes == 0
+                           and (hello is None or still_capturing(o, conv.primary, hello.ts_ns))]
             for o in got_nothing:
                 evidence.append(Evidence(o.capture, f"at the {o.vantage or 'other'} vantage point the same "
                                          "connection never carried the ClientHello",
