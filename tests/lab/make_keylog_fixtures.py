@@ -36,51 +36,40 @@ def client_certificate_required_tls13(lab: Lab, out: Path, keys: Path) -> None:
         lab.s_client(p, "-servername", "origin.test", "-tls1_3", "-keylogfile", str(keys), "-ign_eof", data=b"x")
 
 
+def _ok_www(lab: Lab, out: Path, keys: Path, version: str, suites: tuple[str, str]) -> None:
+    """A completed handshake with one suite forced on the server (``-ciphersuites`` for TLS 1.3,
+    ``-cipher`` for 1.2), s_client logging its keys and sending one request to ``-www``."""
+    p = lab.next_port()
+    with background(lab.s_server(p, version, *suites, "-www"), ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
+        lab.s_client(p, "-servername", "origin.test", version, "-keylogfile", str(keys), "-ign_eof",
+                     data=b"GET / HTTP/1.0\r\n\r\n")
+
+
 def ok_tls13_chacha(lab: Lab, out: Path, keys: Path) -> None:
     """TLS 1.3 with TLS_CHACHA20_POLY1305_SHA256, completed: the server's encrypted Certificate is
     readable with the keys."""
-    p = lab.next_port()
-    with background(lab.s_server(p, "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256", "-www"),
-                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
-        lab.s_client(p, "-servername", "origin.test", "-tls1_3", "-keylogfile", str(keys), "-ign_eof",
-                     data=b"GET / HTTP/1.0\r\n\r\n")
+    _ok_www(lab, out, keys, "-tls1_3", ("-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"))
 
 
 def ok_tls13_aes256(lab: Lab, out: Path, keys: Path) -> None:
     """TLS 1.3 with TLS_AES_256_GCM_SHA384 (SHA-384 key schedule), completed."""
-    p = lab.next_port()
-    with background(lab.s_server(p, "-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384", "-www"),
-                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
-        lab.s_client(p, "-servername", "origin.test", "-tls1_3", "-keylogfile", str(keys), "-ign_eof",
-                     data=b"GET / HTTP/1.0\r\n\r\n")
+    _ok_www(lab, out, keys, "-tls1_3", ("-ciphersuites", "TLS_AES_256_GCM_SHA384"))
 
 
 def ok_tls12_gcm(lab: Lab, out: Path, keys: Path) -> None:
     """TLS 1.2 with ECDHE-RSA-AES128-GCM-SHA256: the key log's CLIENT_RANDOM master secret decrypts the
     Finished messages and the close_notify alerts."""
-    p = lab.next_port()
-    with background(lab.s_server(p, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", "-www"),
-                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
-        lab.s_client(p, "-servername", "origin.test", "-tls1_2", "-keylogfile", str(keys), "-ign_eof",
-                     data=b"GET / HTTP/1.0\r\n\r\n")
+    _ok_www(lab, out, keys, "-tls1_2", ("-cipher", "ECDHE-RSA-AES128-GCM-SHA256"))
 
 
 def ok_tls12_chacha(lab: Lab, out: Path, keys: Path) -> None:
     """TLS 1.2 with ECDHE-RSA-CHACHA20-POLY1305 (RFC 7905 nonces)."""
-    p = lab.next_port()
-    with background(lab.s_server(p, "-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305", "-www"),
-                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
-        lab.s_client(p, "-servername", "origin.test", "-tls1_2", "-keylogfile", str(keys), "-ign_eof",
-                     data=b"GET / HTTP/1.0\r\n\r\n")
+    _ok_www(lab, out, keys, "-tls1_2", ("-cipher", "ECDHE-RSA-CHACHA20-POLY1305"))
 
 
 def ok_tls13_aes128(lab: Lab, out: Path, keys: Path) -> None:
     """TLS 1.3 with TLS_AES_128_GCM_SHA256, completed."""
-    p = lab.next_port()
-    with background(lab.s_server(p, "-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256", "-www"),
-                    ready_port=("127.0.0.1", p)), tcpdump(out, [p]):
-        lab.s_client(p, "-servername", "origin.test", "-tls1_3", "-keylogfile", str(keys), "-ign_eof",
-                     data=b"GET / HTTP/1.0\r\n\r\n")
+    _ok_www(lab, out, keys, "-tls1_3", ("-ciphersuites", "TLS_AES_128_GCM_SHA256"))
 
 
 def ok_tls13_ccm(lab: Lab, out: Path, keys: Path) -> None:
