@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tlsdoctor.connection import ConnectionRecord, EndedBy, PacketFact
-from tlsdoctor.rules.base import unlike_the_sender
+from tlsdoctor.rules.base import packet_key, unlike_the_sender
 
 CLIENT, PATH, SERVER = "client", "path", "server"
 
@@ -114,11 +114,6 @@ def _tls_labels(rec: ConnectionRecord, p: PacketFact) -> str:
     return ", ".join(names)
 
 
-def _key(p: PacketFact) -> tuple[bool, int, int, str]:
-    """What identifies a packet across captures: direction, relative seq, length, SYN/FIN/RST."""
-    return (p.from_client, p.seq, p.payload_len, "".join(f for f in p.flags if f in "SFR"))
-
-
 def _cut(rec: ConnectionRecord) -> bool:
     """Whether the record's timeline lacks some of the connection's packets (``engine.MAX_TIMELINE``)."""
     return rec.client_dir.packets + rec.server_dir.packets > len(rec.timeline)
@@ -134,7 +129,7 @@ def _horizon(packets: Sequence[PacketFact], end: ConnectionRecord, keys: set[tup
     at its end may have stopped early, and proves nothing past the last packet of ours that it has."""
     if end.ended_by != EndedBy.CAPTURE_END:
         return len(packets)
-    return max((i + 1 for i, p in enumerate(packets) if _key(p) in keys), default=0)
+    return max((i + 1 for i, p in enumerate(packets) if packet_key(p) in keys), default=0)
 
 
 def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
@@ -146,8 +141,8 @@ def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
     ``client_end`` / ``server_end``: the same connection as captured nearest the client and nearest the
     server (other vantage points), to mark packets one end sent and the other never saw, and packets
     that arrived "from" an end that never sent them. Either may be ``rec`` itself or None."""
-    client_keys = {_key(q) for q in client_end.packets} if client_end is not None and _complete(client_end) else None
-    server_keys = {_key(q) for q in server_end.packets} if server_end is not None and _complete(server_end) else None
+    client_keys, server_keys = ({packet_key(q) for q in end.packets} if end is not None and _complete(end) else None
+                                for end in (client_end, server_end))
     packets = rec.packets
     horizon = {CLIENT: len(packets), SERVER: len(packets)}
     for side, end, keys in ((CLIENT, client_end, client_keys), (SERVER, server_end, server_keys)):
@@ -164,9 +159,9 @@ def ladder(rec: ConnectionRecord, *, capture: str, vantage: str | None = None,
         own_name, peer_name = (client_name, server_name) if p.from_client else (server_name, client_name)
         who = "client" if p.from_client else "server"
         mark = why = ""
-        if own_keys is not None and own_end is not rec and _key(p) not in own_keys:
+        if own_keys is not None and own_end is not rec and packet_key(p) not in own_keys:
             mark, why, sender = "forged", f"not sent by the {who}: {own_name} does not have it", PATH
-        elif peer_keys is not None and peer_end is not rec and _key(p) not in peer_keys:
+        elif peer_keys is not None and peer_end is not rec and packet_key(p) not in peer_keys:
             mark, why, receiver = "lost", f"never reached the other end: {peer_name} does not have it", PATH
         elif (odd := unlike_the_sender(rec, p)) is not None and not p.payload_len:
             mark, why = "odd", odd + (": sent by the " + who + " by another path, or by a box in its name"

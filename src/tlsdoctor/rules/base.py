@@ -238,17 +238,23 @@ def first_packet(rec: ConnectionRecord, *, from_client: bool, flags: str) -> Pac
     return None
 
 
+def packet_key(p: PacketFact) -> tuple[bool, int, int, str]:
+    """What identifies one packet in two captures of the same connection: direction, relative sequence
+    number, payload length and SYN/FIN/RST. These survive NAT and need neither capture's clock."""
+    return (p.from_client, p.seq, p.payload_len, "".join(f for f in p.flags if f in "SFR"))
+
+
 def still_capturing(near: View, seen: View, ts_ns: int) -> bool:
     """Whether ``near``'s capture was still running when ``seen``'s capture shows time ``ts_ns``, so that a
     packet missing from it is a packet that did not happen there. A capture that saw the connection end
     (FIN, RST, alert, idle) was; one that shows it still open at its end may have stopped early: then its
     last packet must come after ``ts_ns``, on ``seen``'s clock (the two clocks are aligned on a packet both
-    captures have: same direction, relative sequence number, length and flags)."""
+    captures have, ``packet_key``)."""
     if near.record.ended_by != EndedBy.CAPTURE_END:
         return True
-    ours = {(p.from_client, p.seq, p.payload_len, p.flags): p.ts_ns for p in seen.record.packets}
+    ours = {packet_key(p): p.ts_ns for p in seen.record.packets}
     for p in near.record.packets:
-        t = ours.get((p.from_client, p.seq, p.payload_len, p.flags))
+        t = ours.get(packet_key(p))
         if t is not None:
             return near.record.last_ts_ns + (t - p.ts_ns) >= ts_ns
     return False
