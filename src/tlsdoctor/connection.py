@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
+from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.certificates import CertificateFacts
 from tlsdoctor.tls.messages import CertificateRequest, ClientHello, HandshakeMessage, ServerHello
 
@@ -239,3 +240,6 @@ class ConnectionRecord:
                           self.end_sender == "server"), default=None)
         client_fin = self.frames.get("fin_client")
         return server_end is not None and (client_fin is None or server_end < client_fin)
+
+
+pickle_by_fields(__name__)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from tlsdoctor.connection import MAX_HISTORY, Alert, TLSFacts
+from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.alerts import alert_name
 from tlsdoctor.tls.certificates import CertificateFacts
 from tlsdoctor.tls.decrypt import (
@@ -625,3 +626,6 @@ class DecryptingHandshakeTracker(HandshakeTracker):
         s = super().summary(last_frame)
         facts = replace(s.facts, decryption=self.decryption, decrypted_handshake=tuple(self.decrypted_handshake))
         return replace(s, facts=facts)
+
+
+pickle_by_fields(__name__)

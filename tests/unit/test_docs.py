@@ -498,7 +498,9 @@ def _members(cls: Any) -> set[str]:
         own = {f.name for f in dataclasses.fields(cls)}
     else:
         own = set(getattr(cls, "_fields", ()))  # a NamedTuple
+    # A property is a ``property``, or a getset descriptor in a class compiled by mypyc (setup.py).
     return own | {name for name, v in vars(cls).items() if isinstance(v, property) or
+                  (inspect.isgetsetdescriptor(v) and not name.startswith("_")) or
                   (callable(v) and not name.startswith("_"))}
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-import types
 from collections import Counter
 from pathlib import Path
 
@@ -264,14 +263,16 @@ def test_key_log_lines_that_are_wrong_are_the_streams_anomalies(tmp_path: Path) 
 
 def test_the_keyless_tracker_is_the_plain_one() -> None:
     # Without a key log the engine builds HandshakeTracker itself, not the decrypting subclass.
-    from tlsdoctor.engine import CaptureAnalyzer
+    from tlsdoctor.engine import CaptureAnalyzer, _Conn
+
+    def conn() -> _Conn:
+        return _Conn(0, 4, bytes(12), bytes(12), 0, 1)
 
     analyzer = CaptureAnalyzer("x")
     assert analyzer.keylog is None
-    conn = types.SimpleNamespace(tracker=None)
-    assert type(analyzer._tracker(conn)) is HandshakeTracker  # type: ignore[arg-type]
+    assert type(analyzer._tracker(conn())) is HandshakeTracker
     with_keys = CaptureAnalyzer("x", parse_keylog([]))
-    assert type(with_keys._tracker(types.SimpleNamespace(tracker=None))) is not HandshakeTracker  # type: ignore[arg-type]
+    assert type(with_keys._tracker(conn())) is not HandshakeTracker
 
 
 # --- never raises -------------------------------------------------------------------------------------------------

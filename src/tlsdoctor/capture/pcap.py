@@ -113,9 +113,10 @@ class PcapParser:
                     self.done = True
                 return
             self._header(buf)
-            if self._record is None:
-                return
-        unpack = self._record.unpack_from
+        record = self._record  # a local: the header (just read, or not) may have set it
+        if record is None:
+            return
+        unpack = record.unpack_from
         linktype = self.linktype
         scale = 1 if self.units_per_second == 1_000_000_000 else 1000
         frac_limit = self.units_per_second

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.messages import HandshakeMessage
 
 
@@ -121,3 +122,6 @@ class TLSAnomaly:
 
 
 TLSEvent = HandshakeEvent | ChangeCipherSpecEvent | AlertEvent | EncryptedRecordEvent | NotTLSEvent | TLSAnomaly
+
+
+pickle_by_fields(__name__)
