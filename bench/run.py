@@ -114,6 +114,16 @@ def tlsdoctor_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "tlsdoctor.cli"]
 
 
+def plain_python_cmd() -> list[str]:
+    """tlsdoctor from the ``src/`` tree as plain Python: the build without mypyc (setup.py), for comparison."""
+    return ["env", f"PYTHONPATH={ROOT / 'src'}", sys.executable, "-m", "tlsdoctor.cli"]
+
+
+def build_of(cmd: list[str]) -> str:
+    """What ``tlsdoctor --version`` says of a command's build: compiled or plain Python."""
+    return subprocess.run([*cmd, "--version"], capture_output=True, text=True, cwd="/").stdout.strip()
+
+
 def tshark_cmd(path: Path) -> list[str]:
     return ["tshark", "-r", str(path), "-Y", TSHARK_FILTER, *TSHARK_FIELDS]
 
@@ -244,7 +254,8 @@ def machine() -> str:
     n_dirty = len([x for x in dirty_src if x.strip()])
     return (f"{os.cpu_count()} cores ({cpu}), {int(mem.group(1)) / 2**20 if mem else 0:.1f} GiB RAM, "
             f"Python {platform.python_version()}, {tshark}; tlsdoctor from {ROOT / 'src'} at {git}"
-            + (f" with {n_dirty} uncommitted file(s) under src/" if n_dirty else ""))
+            + (f" with {n_dirty} uncommitted file(s) under src/" if n_dirty else "")
+            + f"; `tlsdoctor` is {build_of(tlsdoctor_cmd())!r}, the plain build {build_of(plain_python_cmd())!r}")
 
 
 def main() -> None:
@@ -271,6 +282,8 @@ def main() -> None:
         made.append(path)
         runs = {"`tlsdoctor connections F --json --jobs 1`": [*tlsdoctor_cmd(), "connections", str(path), "--json",
                                                               "--jobs", "1"],
+                "`tlsdoctor connections F --json --jobs 1`, plain Python build": [
+                    *plain_python_cmd(), "connections", str(path), "--json", "--jobs", "1"],
                 "`tlsdoctor connections F --json` (all cores)": [*tlsdoctor_cmd(), "connections", str(path),
                                                                  "--json"]}
         runs["`tlsdoctor diagnose F --json --jobs 1`"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",

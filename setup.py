@@ -1,0 +1,52 @@
+"""Build: the capture pass's modules are compiled to C extensions by mypyc (docs/design.md, "Compiled").
+
+Everything else about the package is in pyproject.toml. The modules below are ordinary, fully typed
+Python (``mypy --strict``); mypyc turns each into a C extension that CPython imports in place of the
+``.py``. Output is the same byte for byte (tests/unit/test_compiled.py compares the two builds on every
+committed capture); the compiled one runs the capture pass about twice as fast (docs/performance.md).
+
+``TLSDOCTOR_PURE_PYTHON=1 pip install .`` builds without compiling (no C compiler needed): the same
+package, slower. An editable install (``pip install -e .``) never compiles, so that an edited ``.py``
+is what runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import setup
+
+COMPILED_MODULES = [
+    # The packet path and TCP: every frame goes through these.
+    "src/tlsdoctor/capture/pcap.py",
+    "src/tlsdoctor/engine.py",
+    "src/tlsdoctor/net/decode.py",
+    "src/tlsdoctor/net/reassembly.py",
+    # TLS: every connection's handshake goes through these.
+    "src/tlsdoctor/handshake.py",
+    "src/tlsdoctor/tls/events.py",
+    "src/tlsdoctor/tls/ja4.py",
+    "src/tlsdoctor/tls/messages.py",
+    "src/tlsdoctor/tls/stream.py",
+    # The record and its JSON: once per connection.
+    "src/tlsdoctor/report/connections.py",
+    "src/tlsdoctor/connection.py",
+]
+
+
+def _compiling() -> bool:
+    """Only a build of the package compiles: not the metadata steps that pip runs first (mypyc would
+    type-check and generate C for nothing), not an editable install."""
+    return any(arg in ("bdist_wheel", "build", "build_ext", "install") for arg in sys.argv)
+
+
+def _ext_modules() -> list[object]:
+    if os.environ.get("TLSDOCTOR_PURE_PYTHON") or not _compiling():
+        return []
+    from mypyc.build import mypycify
+
+    return list(mypycify(COMPILED_MODULES, opt_level="3"))
+
+
+setup(ext_modules=_ext_modules())
