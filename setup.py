@@ -7,7 +7,8 @@ committed capture); the compiled one runs the capture pass about twice as fast (
 
 ``TLSDOCTOR_PURE_PYTHON=1 pip install .`` builds without compiling (no C compiler needed): the same
 package, slower. An editable install (``pip install -e .``) never compiles, so that an edited ``.py``
-is what runs.
+is what runs. Where compiling fails (no compiler, no Python headers), the install says so and goes on
+with the plain modules rather than failing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import sys
 
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
 
 COMPILED_MODULES = [
     # The packet path and TCP: every frame goes through these.
@@ -49,4 +51,21 @@ def _ext_modules() -> list[object]:
     return list(mypycify(COMPILED_MODULES, opt_level="3"))
 
 
-setup(ext_modules=_ext_modules())
+class _BuildExtOrPlain(build_ext):
+    """build_ext, but a failed compile leaves the plain ``.py`` modules (none of the C extensions: a
+    module's extension without mypyc's shared library beside it would not import)."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as exc:  # CompileError, LinkError, a missing compiler: all end the same way
+            for ext in self.extensions:
+                built = self.get_ext_fullpath(ext.name)
+                if os.path.exists(built):
+                    os.remove(built)
+            self.extensions = []
+            sys.stderr.write(f"tlsdoctor: compiling the capture pass failed ({exc}); installing it as plain "
+                             "Python, which gives the same output more slowly (docs/design.md, 'Compiled')\n")
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": _BuildExtOrPlain})
