@@ -13,28 +13,22 @@ with the plain modules rather than failing.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED_MODULES = [
-    # The packet path and TCP: every frame goes through these.
-    "src/tlsdoctor/capture/pcap.py",
-    "src/tlsdoctor/engine.py",
-    "src/tlsdoctor/net/decode.py",
-    "src/tlsdoctor/net/reassembly.py",
-    # TLS: every connection's handshake goes through these.
-    "src/tlsdoctor/handshake.py",
-    "src/tlsdoctor/tls/events.py",
-    "src/tlsdoctor/tls/ja4.py",
-    "src/tlsdoctor/tls/messages.py",
-    "src/tlsdoctor/tls/stream.py",
-    # The record and its JSON: once per connection.
-    "src/tlsdoctor/report/connections.py",
-    "src/tlsdoctor/connection.py",
-]
+
+def _compiled_modules() -> list[str]:
+    """The files of ``tlsdoctor.build.CAPTURE_PASS``, the one list of what is compiled (read from its
+    source, not imported: the build imports nothing of the package)."""
+    tree = ast.parse(Path(__file__).with_name("src").joinpath("tlsdoctor", "build.py").read_text("utf-8"))
+    names = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.AnnAssign)
+                 and isinstance(node.target, ast.Name) and node.target.id == "CAPTURE_PASS" and node.value)
+    return ["src/" + name.replace(".", "/") + ".py" for name in names]
 
 
 def _compiling() -> bool:
@@ -48,7 +42,7 @@ def _ext_modules() -> list[object]:
         return []
     from mypyc.build import mypycify
 
-    return list(mypycify(COMPILED_MODULES, opt_level="3"))
+    return list(mypycify(_compiled_modules(), opt_level="3"))
 
 
 class _BuildExtOrPlain(build_ext):

@@ -12,6 +12,7 @@ import importlib.machinery
 from typing import Final
 
 CAPTURE_PASS: Final = (
+    # The packet path and TCP: every frame goes through these.
     "tlsdoctor.capture.pcap",
     "tlsdoctor.connection",
     "tlsdoctor.engine",
@@ -24,7 +25,9 @@ CAPTURE_PASS: Final = (
     "tlsdoctor.tls.messages",
     "tlsdoctor.tls.stream",
 )
-"""The modules that setup.py compiles (tests/unit/test_compiled.py keeps the two lists equal)."""
+"""The modules that setup.py compiles: the reader, the engine and ``net/`` (every frame), the TLS parser
+and tracker (every handshake), the record and its JSON (every connection). setup.py reads this tuple
+from this file's source."""
 
 
 def compiled_modules() -> list[str]:
