@@ -26,6 +26,7 @@ import os
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TextIO
 
@@ -111,6 +112,15 @@ def _set_worker_keylog(keylog: KeyLog | None) -> None:
     _worker_keylog = keylog
 
 
+def _workers(jobs: int, keylog: KeyLog | None) -> ProcessPoolExecutor:
+    """``jobs`` forked worker processes. A ``ProcessPoolExecutor``, not a ``multiprocessing.Pool``: when a
+    worker dies (killed, out of memory, a crash in a compiled module) or its result cannot be unpickled,
+    the executor raises (``BrokenProcessPool``), which the CLI reports as an internal error; the Pool
+    waits for that result forever."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_set_worker_keylog, initargs=(keylog,))
+
+
 def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
     path, name, shard, jobs, verify_failed = args
     diagnosis = Diagnosis(correlate_all=False, verify_failed_servers=verify_failed)
@@ -143,9 +153,8 @@ def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis, verify_fai
                     keylog: KeyLog | None = None) -> ShardedCapture:
     """Analyse one capture in ``jobs`` processes and merge the result into ``into`` as one capture;
     ``keylog``: the key log given with it (the workers add the capture's embedded one)."""
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs, initializer=_set_worker_keylog, initargs=(keylog,)) as pool:
-        results = pool.map(_run_shard, [(path, name, s, jobs, verify_failed) for s in range(jobs)])
+    with _workers(jobs, keylog) as pool:
+        results = list(pool.map(_run_shard, [(path, name, s, jobs, verify_failed) for s in range(jobs)]))
     all_firsts = sorted(f for r in results for f in r.first_frames)
 
     def renumber(rec: ConnectionRecord) -> ConnectionRecord:
@@ -203,11 +212,11 @@ def connections_sharded(path: str, name: str, jobs: int, out: TextIO) -> tuple[i
     Returns (connections, failed, anomalies)."""
     import tempfile
 
-    ctx = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="tlsdoctor-shards-") as spool_dir:
         spools = [os.path.join(spool_dir, f"{s}.jsonl") for s in range(jobs)]
-        with ctx.Pool(jobs) as pool:
-            results = pool.map(_run_connections_shard, [(path, name, s, jobs, spools[s]) for s in range(jobs)])
+        with _workers(jobs, None) as pool:
+            results = list(pool.map(_run_connections_shard,
+                                    [(path, name, s, jobs, spools[s]) for s in range(jobs)]))
         all_firsts = sorted(f for r in results for f in r[0])
         for spool in spools:
             with open(spool, encoding="utf-8") as lines:

@@ -304,3 +304,27 @@ def test_a_server_capture_that_stopped_early_does_not_prove_a_hello_swallowed(tm
         report = investigate([], vantages={"client": str(client), "server": str(server)})
         assert [(f.cause, f.confidence.value) for f in report.findings] == \
             [("middlebox_clienthello_blackhole", confidence)], server
+
+
+
+_DEAD_WORKER = """
+import os, sys
+from tlsdoctor import cli, parallel
+
+def die(args):
+    os._exit(9)  # as a worker killed by the OOM killer, or crashed in a compiled module
+
+parallel._run_shard = parallel._run_connections_shard = die
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("verb", [["connections", "--json"], ["diagnose", "--json", "--no-progress"]])
+def test_a_dead_worker_is_an_internal_error_not_a_hang(verb: list[str]) -> None:
+    # Sharded runs used multiprocessing.Pool, which waits forever for the result of a worker that died;
+    # the executor raises, and the CLI reports it as our bug (exit 3). The timeout bounds the test if not.
+    capture = str(CAPTURES / "mixed_large.pcap")
+    proc = subprocess.run([sys.executable, "-c", _DEAD_WORKER, *verb, "--jobs", "2", capture],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert "internal error (this is our bug" in proc.stderr and "BrokenProcessPool" in proc.stderr
