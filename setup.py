@@ -42,6 +42,11 @@ def _ext_modules() -> list[object]:
         return []
     from mypyc.build import mypycify
 
+    # A working copy's build/lib keeps the extensions of earlier builds, and a wheel takes all it holds:
+    # a module since dropped from the list would still shadow its .py. Each build compiles afresh anyway.
+    for stale in Path(__file__).parent.glob("build/lib*/**/*.so"):
+        stale.unlink()
+
     return list(mypycify(_compiled_modules(), opt_level="3"))
 
 
