@@ -3,7 +3,7 @@
 Everything else about the package is in pyproject.toml. The modules below are ordinary, fully typed
 Python (``mypy --strict``); mypyc turns each into a C extension that CPython imports in place of the
 ``.py``. Output is the same byte for byte (tests/unit/test_compiled.py compares the two builds on every
-committed capture); the compiled one runs the capture pass about twice as fast (docs/performance.md).
+committed capture); the compiled one runs the capture pass 1.4-1.6x as fast (docs/performance.md).
 
 ``TLSDOCTOR_PURE_PYTHON=1 pip install .`` builds without compiling (no C compiler needed): the same
 package, slower. An editable install (``pip install -e .``) never compiles, so that an edited ``.py``
