@@ -25,10 +25,9 @@ import multiprocessing
 import os
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TextIO
 
 from tlsdoctor.capture import FrameTuple, open_capture
 from tlsdoctor.connection import ConnectionRecord
@@ -175,21 +174,19 @@ def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis, verify_fai
 
 # --- tlsdoctor connections --json over several cores ------------------------------------------------------
 
-_STREAM_PLACEHOLDER = '"tcp_stream": -1,'
+_STREAM_PLACEHOLDER = b'"tcp_stream":-1,'
 """A worker writes each record's JSON with this in place of its tcp.stream number (the key is written
 second, after the capture's name, which JSON escapes, so the first occurrence is always the key)."""
 
 
 def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[int], int, int, list[str]]:
-    import json
-
-    from tlsdoctor.report.connections import record_to_json
+    from tlsdoctor.report.connections import json_line, record_to_json
 
     path, name, shard, jobs, spool = args
     firsts: array[int] = array("q")
     count = failed = 0
     anomalies: list[str] = []
-    with open(spool, "w", encoding="utf-8") as out, open_capture(path) as source:
+    with open(spool, "wb") as out, open_capture(path) as source:
         analyzer = CaptureAnalyzer(name)
         for rec in analyzer.analyze(_my_frames(source.frames(), shard, jobs)):
             first = rec.frames.get("first", 0)
@@ -198,16 +195,17 @@ def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[
             failed += rec.failed
             data = record_to_json(rec)
             data["tcp_stream"] = -1
-            out.write(f"{first}\t{json.dumps(data, ensure_ascii=False)}\n")
+            out.write(b"%d\t%b" % (first, json_line(data)))
         if shard == 0:
             anomalies.extend(str(a) for a in source.anomalies)
         anomalies.extend(analyzer.anomalies)
     return firsts, count, failed, anomalies
 
 
-def connections_sharded(path: str, name: str, jobs: int, out: TextIO) -> tuple[int, int, list[str]]:
+def connections_sharded(path: str, name: str, jobs: int,
+                        write: Callable[[bytes], object]) -> tuple[int, int, list[str]]:
     """``connections --json`` of one capture in ``jobs`` processes: each writes its records' JSON Lines to
-    a spool file, the parent numbers tcp.stream over the whole capture and copies them to ``out`` (shard
+    a spool file, the parent numbers tcp.stream over the whole capture and passes them to ``write`` (shard
     by shard: the lines are not in tcp.stream order, as in one process they come as connections end).
     Returns (connections, failed, anomalies)."""
     import tempfile
@@ -219,9 +217,9 @@ def connections_sharded(path: str, name: str, jobs: int, out: TextIO) -> tuple[i
                                     [(path, name, s, jobs, spools[s]) for s in range(jobs)]))
         all_firsts = sorted(f for r in results for f in r[0])
         for spool in spools:
-            with open(spool, encoding="utf-8") as lines:
+            with open(spool, "rb") as lines:
                 for line in lines:
-                    first, data = line.split("\t", 1)
+                    first, data = line.split(b"\t", 1)
                     rank = bisect_left(all_firsts, int(first))
-                    out.write(data.replace(_STREAM_PLACEHOLDER, f'"tcp_stream": {rank},', 1))
+                    write(data.replace(_STREAM_PLACEHOLDER, b'"tcp_stream":%d,' % rank, 1))
     return sum(r[1] for r in results), sum(r[2] for r in results), [a for r in results for a in r[3]]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TextIO, cast
 
 HELP = "List every TCP/TLS connection of captures: endpoints, SNI, versions, how far the handshake got, how it ended."
 
@@ -16,16 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import os
     import sys
     import tempfile
 
     from tlsdoctor.api import iter_connections
     from tlsdoctor.capture import CaptureError
-    from tlsdoctor.report.connections import HEADER, record_to_json, summary_line
+    from tlsdoctor.report.connections import HEADER, json_line, record_to_json, summary_line
 
     out = sys.stdout
+    write_line = _line_writer(out)
     status = 0
     # Healthy lines wait in a temporary file so that failures print first with bounded memory.
     spool = None if args.json else tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             from tlsdoctor.parallel import connections_sharded
 
             try:
-                n, failed, anomalies = connections_sharded(path, os.path.basename(path), jobs, out)
+                n, failed, anomalies = connections_sharded(path, os.path.basename(path), jobs, write_line)
             except CaptureError as exc:
                 sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
                 status = 2
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 elif args.failed:
                     continue
                 if args.json:
-                    out.write(json.dumps(record_to_json(rec), ensure_ascii=False) + "\n")
+                    write_line(json_line(record_to_json(rec)))
                 elif rec.failed:
                     out.write(summary_line(rec, with_capture=many) + "\n")  # failures first, as they are found
                 else:
@@ -84,3 +86,13 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
         sys.stderr.write(f"{counts['connections']} connections, {counts['failed']} failed\n")
     return status
+
+
+def _line_writer(out: TextIO) -> Callable[[bytes], object]:
+    """Where JSON Lines (UTF-8 bytes) go: the binary buffer under ``out`` (flushed first, so that
+    nothing written as text comes after), or ``out`` itself when it has none (a StringIO)."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        return lambda line: out.write(line.decode("utf-8"))
+    out.flush()
+    return cast("Callable[[bytes], object]", buffer.write)
