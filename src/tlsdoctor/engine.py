@@ -46,7 +46,7 @@ from tlsdoctor.connection import (
     TLSFacts,
 )
 from tlsdoctor.handshake import DecryptingHandshakeTracker, HandshakeTracker
-from tlsdoctor.net.decode import decode_ip, format_ip, parse_tcp_options
+from tlsdoctor.net.decode import decode_ip, flow_shard, format_ip, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
 from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.keylog import KeyLog, keylog_from_secrets
@@ -101,6 +101,15 @@ def embedded_keylog(source: CaptureSource) -> tuple[Iterator[FrameTuple], KeyLog
     first = list(itertools.islice(frames, 1))
     secrets = source.decryption_secrets
     return itertools.chain(first, frames), keylog_from_secrets(secrets) if secrets else None
+
+
+def shard_frames(frames: Iterable[FrameTuple], shard: int, jobs: int) -> Iterator[FrameTuple]:
+    """The frames of flow shard ``shard`` of ``jobs`` (``net.decode.flow_shard``), for a worker of
+    ``parallel.py``: every frame of a TCP connection, in file order, or none of them. Here, compiled with
+    the engine, because each worker runs it on every frame of the capture."""
+    for frame in frames:
+        if flow_shard(frame[2], frame[3], frame[4], frame[5], jobs) == shard:
+            yield frame
 
 
 class _Dir:

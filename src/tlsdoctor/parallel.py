@@ -29,12 +29,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from tlsdoctor.capture import FrameTuple, open_capture
+from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.diagnosis import Diagnosis
-from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog
+from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, shard_frames
 from tlsdoctor.findings import Anomaly
-from tlsdoctor.net.decode import decode_ip
 from tlsdoctor.tls.keylog import KeyLog
 
 MIN_SHARDED_BYTES = 64 * 1024 * 1024
@@ -46,33 +45,6 @@ def default_jobs(size: int) -> int:
     if size < MIN_SHARDED_BYTES:
         return 1
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
-
-
-def _flow_shard(linktype: int, buf: object, off: int, caplen: int, jobs: int) -> int:
-    """The shard of a frame's TCP connection (0 for anything that is not TCP over IP)."""
-    b = buf  # bytes or mmap
-    if (linktype == 1 and caplen >= 54 and b[off + 12] == 8 and b[off + 13] == 0  # type: ignore[index]
-            and b[off + 14] == 0x45 and b[off + 23] == 6):  # type: ignore[index]
-        a = bytes(b[off + 26: off + 30]) + bytes(b[off + 34: off + 36])  # type: ignore[index]
-        z = bytes(b[off + 30: off + 34]) + bytes(b[off + 36: off + 38])  # type: ignore[index]
-    else:
-        d = decode_ip(linktype, b, off, caplen)  # type: ignore[arg-type]
-        if isinstance(d, str):
-            return 0
-        _ver, src, dst, _ttl, _ipid, l4, l4_end, _smac, _dmac = d
-        if l4 + 4 > min(l4_end, off + caplen):
-            return 0
-        a = src + bytes(b[l4: l4 + 2])  # type: ignore[index]
-        z = dst + bytes(b[l4 + 2: l4 + 4])  # type: ignore[index]
-    key = a + z if a <= z else z + a
-    return hash(key) % jobs
-
-
-def _my_frames(frames: Iterator[FrameTuple], shard: int, jobs: int) -> Iterator[FrameTuple]:
-    for frame in frames:
-        _n, _ts, linktype, buf, off, caplen, _orig = frame
-        if _flow_shard(linktype, buf, off, caplen, jobs) == shard:
-            yield frame
 
 
 @dataclass(slots=True)
@@ -133,7 +105,7 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
         analyzer = CaptureAnalyzer(name, keylog)
 
         def records() -> Iterator[ConnectionRecord]:
-            for rec in analyzer.analyze(_my_frames(frames, shard, jobs)):
+            for rec in analyzer.analyze(shard_frames(frames, shard, jobs)):
                 firsts.append(rec.frames.get("first", 0))
                 yield rec
 
@@ -188,7 +160,7 @@ def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[
     anomalies: list[str] = []
     with open(spool, "wb") as out, open_capture(path) as source:
         analyzer = CaptureAnalyzer(name)
-        for rec in analyzer.analyze(_my_frames(source.frames(), shard, jobs)):
+        for rec in analyzer.analyze(shard_frames(source.frames(), shard, jobs)):
             first = rec.frames.get("first", 0)
             firsts.append(first)
             count += 1

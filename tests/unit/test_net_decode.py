@@ -16,6 +16,7 @@ from tlsdoctor.net.decode import (
     LINKTYPE_NULL,
     LINKTYPE_RAW,
     decode_ip,
+    flow_shard,
     format_ip,
     parse_tcp_options,
 )
@@ -146,3 +147,31 @@ def test_every_truncation_of_a_frame_is_handled() -> None:
     for cut in range(len(frame)):
         result = decode_ip(LINKTYPE_ETHERNET, frame[:cut], 0, cut)
         assert isinstance(result, str) or result[5] <= cut
+
+
+def _tcp4(src: bytes, dst: bytes, sport: int, dport: int, vlan: bool) -> bytes:
+    tcp = struct.pack("!HHIIHHHH", sport, dport, 1, 0, (5 << 12) | 0x10, 512, 0, 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0x4000, 64, 6, 0, src, dst) + tcp
+    return MACS + (b"\x81\x00\x00\x64" if vlan else b"") + b"\x08\x00" + ip
+
+
+@given(st.binary(min_size=4, max_size=4), st.binary(min_size=4, max_size=4), st.integers(0, 65535),
+       st.integers(0, 65535), st.booleans(), st.integers(1, 8))
+def test_flow_shard_is_the_same_both_ways(src: bytes, dst: bytes, sport: int, dport: int, vlan: bool,
+                                          jobs: int) -> None:
+    # The fast path (Ethernet, IPv4 without options) and the generic one (a VLAN tag) agree, both ways.
+    out = _tcp4(src, dst, sport, dport, vlan)
+    back = _tcp4(dst, src, dport, sport, not vlan)
+    shard = flow_shard(LINKTYPE_ETHERNET, out, 0, len(out), jobs)
+    assert 0 <= shard < jobs
+    assert flow_shard(LINKTYPE_ETHERNET, back, 0, len(back), jobs) == shard
+
+
+def test_flow_shard_spreads_flows_and_puts_the_rest_in_shard_zero() -> None:
+    shards = {flow_shard(LINKTYPE_ETHERNET, f, 0, len(f), 4)
+              for f in (_tcp4(SRC4, DST4, port, 443, False) for port in range(40000, 40064))}
+    assert shards == {0, 1, 2, 3}
+    arp = MACS + b"\x08\x06" + bytes(28)
+    assert flow_shard(LINKTYPE_ETHERNET, arp, 0, len(arp), 4) == 0
+    v6 = MACS + b"\x86\xdd" + ipv6(TCP)
+    assert 0 <= flow_shard(LINKTYPE_ETHERNET, v6, 0, len(v6), 4) < 4

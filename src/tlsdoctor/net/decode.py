@@ -177,6 +177,27 @@ def _decode_ipv6(buf: Buffer, p: int, end: int, src_mac: bytes | None, dst_mac: 
     return "ipv6_extension_chain_too_long"
 
 
+def flow_shard(linktype: int, buf: Buffer, off: int, caplen: int, jobs: int) -> int:
+    """The shard (``0 <= shard < jobs``) of a frame's TCP connection, for flow-sharded workers
+    (``parallel.py``): a hash of its 4-tuple taken in the same order from both directions, so that every
+    frame of a connection falls in one shard. 0 for anything that is not TCP over IP."""
+    if (linktype == LINKTYPE_ETHERNET and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
+            and buf[off + 14] == 0x45 and buf[off + 23] == IPPROTO_TCP):
+        a = bytes(buf[off + 26 : off + 30]) + bytes(buf[off + 34 : off + 36])
+        z = bytes(buf[off + 30 : off + 34]) + bytes(buf[off + 36 : off + 38])
+    else:
+        d = decode_ip(linktype, buf, off, caplen)
+        if isinstance(d, str):
+            return 0
+        src, dst, l4, l4_end = d[1], d[2], d[5], d[6]
+        if l4 + 4 > min(l4_end, off + caplen):
+            return 0
+        a = src + bytes(buf[l4 : l4 + 2])
+        z = dst + bytes(buf[l4 + 2 : l4 + 4])
+    key = a + z if a <= z else z + a
+    return hash(key) % jobs
+
+
 def format_ip(raw: bytes) -> str:
     """Dotted quad for 4 bytes, RFC 5952 text for 16 bytes."""
     if len(raw) == 4:
