@@ -3,7 +3,9 @@
 Everything else about the package is in pyproject.toml. The modules below are ordinary, fully typed
 Python (``mypy --strict``); mypyc turns each into a C extension that CPython imports in place of the
 ``.py``. Output is the same byte for byte (tests/unit/test_compiled.py compares the two builds on every
-committed capture); the compiled one runs the capture pass 1.4-1.6x as fast (docs/performance.md).
+committed capture); the compiled one runs the capture pass about twice as fast (docs/performance.md).
+One hand-written C extension is built with them: ``tlsdoctor._lightpath``, which reads the plain packets
+of established connections of a classic pcap without making Python objects (its source's header).
 
 ``TLSDOCTOR_PURE_PYTHON=1 pip install .`` builds without compiling (no C compiler needed): the same
 package, slower. An editable install (``pip install -e .``) never compiles, so that an edited ``.py``
@@ -18,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 
@@ -47,7 +49,10 @@ def _ext_modules() -> list[object]:
     for stale in Path(__file__).parent.glob("build/lib*/**/*.so"):
         stale.unlink()
 
-    return list(mypycify(_compiled_modules(), opt_level="3"))
+    # The light path of the classic pcap reader (src/tlsdoctor/_lightpath.c, hand-written C): the engine
+    # uses it when it was built, and reads every packet itself when it was not.
+    lightpath = Extension("tlsdoctor._lightpath", ["src/tlsdoctor/_lightpath.c"], extra_compile_args=["-O2"])
+    return [*mypycify(_compiled_modules(), opt_level="3"), lightpath]
 
 
 class _BuildExtOrPlain(build_ext):

@@ -15,7 +15,10 @@ through per-direction reassembly (``net/reassembly.py``) into the TLS tracker (`
 Once the handshake is settled (completed, failed, not TLS, or the byte cap hit) the connection turns
 *light*: its packets then cost a header read, a dict lookup and a few counters, unless they carry
 SYN, FIN or RST, or change TTL or MAC addresses, which are always recorded. For Ethernet + IPv4
-without options (most traffic) the header read is one ``struct`` call inlined in the loop.
+without options (most traffic) the header read is one ``struct`` call inlined in the loop. Where the
+compiled build has its C light path (``_lightpath.c``, ``self.light``), the classic pcap reader
+consumes those packets itself and they never reach this loop: their counters wait in C until
+``_pull`` brings them back, before anything here reads them.
 
 *Ending.* A connection is closed by a RST or by FINs from both sides; it lingers
 ``CLOSE_LINGER_SECONDS`` of capture time (so that the final ACKs, and a real server's answer after an
@@ -34,7 +37,7 @@ import struct
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from tlsdoctor.capture import Buffer, CaptureSource
 from tlsdoctor.connection import (
@@ -50,6 +53,9 @@ from tlsdoctor.net.decode import decode_ip, flow_shard, format_ip, parse_tcp_opt
 from tlsdoctor.net.reassembly import StreamReassembler
 from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.keylog import KeyLog, keylog_from_secrets
+
+if TYPE_CHECKING:
+    from tlsdoctor._lightpath import LightTable
 
 # --- named caps -------------------------------------------------------------------------------
 CLOSE_LINGER_SECONDS: Final = 1.0
@@ -110,6 +116,16 @@ def shard_frames(frames: Iterable[FrameTuple], shard: int, jobs: int) -> Iterato
     for frame in frames:
         if flow_shard(frame[2], frame[3], frame[4], frame[5], jobs) == shard:
             yield frame
+
+
+def new_light_table() -> LightTable | None:
+    """A table of light flows whose plain packets the classic pcap reader consumes in C
+    (``_lightpath.c``); None where that extension was not built (the plain build)."""
+    try:
+        from tlsdoctor._lightpath import LightTable
+    except ImportError:
+        return None
+    return LightTable()
 
 
 class _Dir:
@@ -227,6 +243,9 @@ class CaptureAnalyzer:
         self.anomalies: list[str] = []
         self._last_idle_sweep = 0
         self._ready: list[ConnectionRecord] = []  # records finished by the slow path, to be yielded
+        self.light = new_light_table()
+        """The counters of the light IPv4 flows, kept in C while their plain packets are consumed there
+        (``CaptureSource.use_light_table``); ``_pull`` brings them back before anything reads them."""
 
     # --- the hot loop ---------------------------------------------------------------------------
     def analyze(self, frames: Iterable[FrameTuple]) -> Iterator[ConnectionRecord]:
@@ -237,11 +256,19 @@ class CaptureAnalyzer:
         slow = self._slow
         closing = self.closing
         ready = self._ready
+        lt = self.light
         number = 0
         ts = 0
         countdown = 1024
+        if lt is not None:
+            lt.countdown = countdown
         for number, ts, linktype, buf, off, caplen, _origlen in frames:
-            countdown -= 1
+            if lt is not None:
+                # The frames the C reader consumed counted down too; it never takes the one reaching 0.
+                countdown = lt.countdown - 1
+                lt.countdown = 1024 if countdown == 0 else countdown
+            else:
+                countdown -= 1
             if countdown == 0:
                 countdown = 1024
                 yield from self._housekeeping(ts)
@@ -260,6 +287,8 @@ class CaptureAnalyzer:
                         c = d.conn
                         if c.light and not flags & 7:
                             # An established, settled connection: counters only.
+                            if lt is not None:  # (this fast path is IPv4's)
+                                self._pull(c, lt)
                             d.packets += 1
                             if plen > 0:
                                 d.payload_bytes += plen
@@ -317,6 +346,8 @@ class CaptureAnalyzer:
             if ready:
                 yield from ready
                 ready.clear()
+        if lt is not None and lt.last_number > number:
+            number = lt.last_number  # the capture's last frames were consumed in C
         stats.frames = number
         # The end of the capture: everything still open is emitted.
         for closing in (self.closing_settled, self.closing):
@@ -332,6 +363,8 @@ class CaptureAnalyzer:
               dport: int, seq: int, ack: int, win: int, ttl: int, ipid: int | None, macs: bytes | None,
               buf: Buffer, l4: int, doff: int, poff: int, plen: int, avail: int,
               cap_end: int) -> None:
+        if self.light is not None and isinstance(d, _Dir) and d.conn.light and d.conn.ipver == 4:
+            self._pull(d.conn, self.light)
         syn_only = flags & (_SYN | _ACK) == _SYN
         if d is not None and syn_only and d.base_seq is not None and seq != d.base_seq:
             # Port reuse: Wireshark starts a new tcp.stream (packet-tcp.c, "port reuse").
@@ -493,6 +526,23 @@ class CaptureAnalyzer:
         c.b.reasm = None
         if c.tracker is not None:
             c.tracker.release()
+        if self.light is not None and c.ipver == 4:
+            for d in (c.a, c.b):
+                self.light.add(d.key, d.ttl_last, d.mac_last)
+
+    @staticmethod
+    def _pull(c: _Conn, lt: LightTable) -> None:
+        """Bring back the counters of a light connection's packets that the C reader consumed."""
+        for d in (c.a, c.b):
+            got = lt.pull(d.key)
+            if got is not None:
+                packets, payload, ip_id, frame, ts = got
+                d.packets += packets
+                d.payload_bytes += payload
+                d.ip_id_last = ip_id
+                if frame > c.last_frame:
+                    c.last_frame = frame
+                    c.last_ts = ts
 
     # --- bookkeeping ----------------------------------------------------------------------------
     def _internal_error(self, number: int, key: bytes, exc: Exception) -> None:
@@ -521,6 +571,8 @@ class CaptureAnalyzer:
                 d.src_macs.append(src)
             if dst not in d.dst_macs and len(d.dst_macs) < MAX_DISTINCT:
                 d.dst_macs.append(dst)
+        if self.light is not None and d.conn.light and d.conn.ipver == 4:
+            self.light.set_path(d.key, d.ttl_last, d.mac_last)
 
     def _hist(self, c: _Conn, d: _Dir, letter: str) -> None:
         is_client = c.client is None or d is c.client
@@ -578,6 +630,7 @@ class CaptureAnalyzer:
                     del self.flows[td.key]
         if ts - self._last_idle_sweep > 10 * _NS:
             self._last_idle_sweep = ts
+            self._pull_all()
             deadline = ts - IDLE_TIMEOUT_SECONDS * _NS
             for c in [c for c in self.live.values() if c.last_ts < deadline]:
                 yield self._finish(c, EndedBy.IDLE)
@@ -585,11 +638,24 @@ class CaptureAnalyzer:
     def _make_room(self, ts: int) -> list[ConnectionRecord]:
         self._cap("live_connections", f"more than {MAX_LIVE_CONNECTIONS} connections alive at once: the least "
                                       "recently active were ended early as idle")
+        self._pull_all()
         victims = sorted(self.live.values(), key=lambda c: c.last_ts)[: MAX_LIVE_CONNECTIONS // 10]
         return [self._finish(c, EndedBy.IDLE) for c in victims]
 
+    def _pull_all(self) -> None:
+        lt = self.light
+        if lt is not None:
+            for c in self.live.values():
+                if c.light and c.ipver == 4:
+                    self._pull(c, lt)
+
     # --- the record -----------------------------------------------------------------------------
     def _finish(self, c: _Conn, how: EndedBy | None) -> ConnectionRecord:
+        lt = self.light
+        if lt is not None and c.light and c.ipver == 4:
+            self._pull(c, lt)
+            lt.discard(c.a.key)
+            lt.discard(c.b.key)
         del self.live[c.stream]
         c.done = True
         ta, tb = _TombDir(c.a), _TombDir(c.b)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from tlsdoctor.capture.anomaly import AnomalyLog
 from tlsdoctor.capture.formats import (
@@ -36,6 +36,9 @@ from tlsdoctor.capture.formats import (
     FrameTuple,
 )
 
+if TYPE_CHECKING:
+    from tlsdoctor._lightpath import LightTable
+
 FILE_HEADER: Final = 24
 RECORD_HEADER: Final = 16
 
@@ -44,11 +47,13 @@ class PcapParser:
     """The records of one classic pcap file, fed as one buffer (an mmap) or successive buffers."""
 
     __slots__ = (
+        "_big_endian",
         "_record",
         "anomalies",
         "base",
         "done",
         "interfaces",
+        "light",
         "linktype",
         "need",
         "number",
@@ -71,6 +76,10 @@ class PcapParser:
         self.units_per_second = 1_000_000
         self.interfaces: list[CaptureInterface] = []
         self._record: struct.Struct | None = None
+        self._big_endian = False
+        self.light: LightTable | None = None
+        """The engine's table of established flows (``_lightpath.c``), when the compiled build has it: the
+        records of their plain packets are consumed there, in C, and never yielded."""
 
     def rebase(self, dropped: int) -> None:
         """The caller dropped the first ``dropped`` bytes of the buffer (all before ``pos``)."""
@@ -89,6 +98,7 @@ class PcapParser:
             return
         _major, _minor, _zone, _sigfigs, snaplen, network = struct.unpack_from(endian + "HHiIII", buf, p + 4)
         self._record = struct.Struct(endian + "IIII")
+        self._big_endian = endian == ">"
         self.units_per_second = 1_000_000_000 if magic == PCAP_MAGIC_NS else 1_000_000
         self.linktype = network & 0x03FFFFFF
         fcs_bytes = 2 * (network >> 28) if network & 0x04000000 else 0
@@ -123,10 +133,17 @@ class PcapParser:
         pos = self.pos
         number = self.number
         fast_end = end - RECORD_HEADER - MAX_CAPLEN
+        big_endian = self._big_endian
         try:
             while True:
                 # Fast zone: any record starting here fits before ``end`` if its caplen is sane.
                 while pos < fast_end:
+                    light = self.light  # read each time: the engine may attach it after the first frame
+                    if light is not None:
+                        pos, number = light.scan(buf, pos, fast_end, number, linktype, big_endian, scale,
+                                                 frac_limit, MAX_CAPLEN)
+                        if pos >= fast_end:
+                            break
                     sec, frac, caplen, origlen = unpack(buf, pos)
                     if caplen > MAX_CAPLEN or frac >= frac_limit:
                         break

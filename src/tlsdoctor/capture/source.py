@@ -31,13 +31,16 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from tlsdoctor.capture.anomaly import AnomalyLog, CaptureAnomaly
 from tlsdoctor.capture.formats import GZIP_MAGIC, CaptureInterface, FrameTuple, sniff_format, why_not_a_capture
 from tlsdoctor.capture.gunzip import GzipDecoder
 from tlsdoctor.capture.pcap import PcapParser
 from tlsdoctor.capture.pcapng import PcapngParser
+
+if TYPE_CHECKING:
+    from tlsdoctor._lightpath import LightTable
 
 CHUNK_BYTES: Final = 1 << 20
 """Bytes read (or decompressed) at a time from a stream."""
@@ -193,6 +196,13 @@ class CaptureSource:
     def snaplen(self) -> int | None:
         """The first interface's snap length (0: none), None before it is read."""
         return self._parser.interfaces[0].snaplen if self._parser.interfaces else None
+
+    def use_light_table(self, table: LightTable | None) -> None:
+        """Let the engine's table of established flows (``CaptureAnalyzer.light``) consume their plain
+        packets in C, for a classic pcap; a pcapng capture is read as before. Also after the first
+        frames were read."""
+        if isinstance(self._parser, PcapParser):
+            self._parser.light = table
 
     @property
     def decryption_secrets(self) -> list[bytes]:

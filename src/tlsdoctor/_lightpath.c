@@ -1,0 +1,378 @@
+/* tlsdoctor._lightpath: the established connections' packets of a classic pcap, read in C.
+ *
+ * Theory of operation. The engine (engine.py) puts a connection on its cheap path ("light") once its
+ * handshake is settled: from then on a packet without SYN, FIN or RST whose TTL and MAC addresses are
+ * the ones last seen costs only counters (packets, payload bytes, last IP-ID, last frame and time).
+ * This module keeps those counters for the light IPv4 flows in a C hash table (``LightTable``), and
+ * ``LightTable.scan`` walks the records of a classic pcap buffer, consuming every record that is such a
+ * packet of a registered flow and stopping at the first that is not, which the Python reader then
+ * yields to the engine as usual. A consumed record costs no Python object at all.
+ *
+ * The engine stays the owner of the facts: it registers a flow when it goes light (``add``), takes the
+ * counters back before it reads or writes them (``pull``), tells the table of a new TTL or MAC pair
+ * (``set_path``) and drops the flow when its record is made (``discard``). ``countdown`` is the engine's
+ * own frame countdown to its next housekeeping: ``scan`` decrements it for each record it consumes and
+ * never consumes the record that would bring it to zero, so housekeeping runs at the same frames as
+ * without this module, and the output is the same byte for byte (tests/unit/test_compiled.py compares
+ * the builds; tests/unit/test_lightpath.py tests the table).
+ *
+ * The conditions for consuming a record are exactly those of engine.CaptureAnalyzer.analyze's inlined
+ * fast path (Ethernet, IPv4 with a 20-byte header, TCP, not a fragment) and its light branch. Anything
+ * else, or a record the Python reader would look at carefully (a captured length above the cap, a
+ * sub-second field out of range), stops the scan.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define KEY_LEN 12
+#define MAC_LEN 12
+
+enum { SLOT_EMPTY = 0, SLOT_USED = 1, SLOT_DELETED = 2 };
+
+typedef struct {
+    uint8_t key[KEY_LEN];   /* source IPv4, destination IPv4, source port, destination port */
+    uint8_t mac[MAC_LEN];   /* destination then source MAC of the last packet */
+    uint8_t state;
+    uint8_t has_mac;
+    uint8_t ttl;
+    uint8_t dirty;          /* a record was consumed since the last pull */
+    uint16_t ip_id;
+    uint64_t packets;       /* consumed since the last pull */
+    uint64_t payload;
+    uint64_t last_frame;
+    int64_t last_ts;
+} Entry;
+
+typedef struct {
+    PyObject_HEAD
+    Entry *slots;
+    Py_ssize_t cap;         /* a power of two */
+    Py_ssize_t used;        /* SLOT_USED */
+    Py_ssize_t filled;      /* SLOT_USED + SLOT_DELETED */
+    long long countdown;
+    unsigned long long last_number;
+    unsigned long long consumed;
+} LightTable;
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+
+static inline uint32_t rd32(const uint8_t *p, int big) {
+    return big ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]
+               : ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
+}
+
+static inline uint64_t hash_key(const uint8_t *k) {
+    uint64_t a, b;
+    uint32_t c;
+    memcpy(&a, k, 4);
+    a &= 0xffffffffULL;
+    memcpy(&c, k + 4, 4);
+    b = c;
+    memcpy(&c, k + 8, 4);
+    uint64_t h = (a << 32 | b) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)c * 0xC2B2AE3D27D4EB4FULL);
+    return h ^ (h >> 29);
+}
+
+/* The slot holding ``key``, or NULL. */
+static Entry *find(LightTable *t, const uint8_t *key) {
+    size_t mask = (size_t)t->cap - 1;
+    size_t i = (size_t)hash_key(key) & mask;
+    for (;;) {
+        Entry *e = &t->slots[i];
+        if (e->state == SLOT_EMPTY)
+            return NULL;
+        if (e->state == SLOT_USED && memcmp(e->key, key, KEY_LEN) == 0)
+            return e;
+        i = (i + 1) & mask;
+    }
+}
+
+static int resize(LightTable *t, Py_ssize_t cap) {
+    Entry *old = t->slots;
+    Py_ssize_t old_cap = t->cap;
+    Entry *slots = PyMem_Calloc((size_t)cap, sizeof(Entry));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->slots = slots;
+    t->cap = cap;
+    t->filled = t->used;
+    size_t mask = (size_t)cap - 1;
+    for (Py_ssize_t j = 0; j < old_cap; j++) {
+        if (old[j].state != SLOT_USED)
+            continue;
+        size_t i = (size_t)hash_key(old[j].key) & mask;
+        while (slots[i].state != SLOT_EMPTY)
+            i = (i + 1) & mask;
+        slots[i] = old[j];
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+static int key_arg(PyObject *obj, const uint8_t **key) {
+    if (!PyBytes_Check(obj) || PyBytes_GET_SIZE(obj) != KEY_LEN) {
+        PyErr_SetString(PyExc_ValueError, "a flow key is 12 bytes (two IPv4 addresses and two ports)");
+        return -1;
+    }
+    *key = (const uint8_t *)PyBytes_AS_STRING(obj);
+    return 0;
+}
+
+/* ttl, and mac (12 bytes or None) into the entry. */
+static int set_path(Entry *e, int ttl, PyObject *mac) {
+    if (ttl < 0 || ttl > 255) {
+        e->ttl = 0;
+        e->has_mac = 0;  /* never matches: every packet of this flow goes to the engine */
+        return 0;
+    }
+    e->ttl = (uint8_t)ttl;
+    if (mac == Py_None) {
+        e->has_mac = 0;
+        return 0;
+    }
+    if (!PyBytes_Check(mac) || PyBytes_GET_SIZE(mac) != MAC_LEN) {
+        PyErr_SetString(PyExc_ValueError, "mac is 12 bytes (destination, source) or None");
+        return -1;
+    }
+    memcpy(e->mac, PyBytes_AS_STRING(mac), MAC_LEN);
+    e->has_mac = 1;
+    return 0;
+}
+
+static PyObject *LightTable_add(LightTable *t, PyObject *args) {
+    PyObject *keyobj, *mac;
+    int ttl;
+    const uint8_t *key;
+    if (!PyArg_ParseTuple(args, "OiO:add", &keyobj, &ttl, &mac) || key_arg(keyobj, &key) < 0)
+        return NULL;
+    Entry *e = find(t, key);
+    if (e == NULL) {
+        if ((t->filled + 1) * 2 > t->cap && resize(t, t->used * 4 > t->cap ? t->cap * 2 : t->cap) < 0)
+            return NULL;
+        size_t mask = (size_t)t->cap - 1;
+        size_t i = (size_t)hash_key(key) & mask;
+        while (t->slots[i].state == SLOT_USED)
+            i = (i + 1) & mask;
+        e = &t->slots[i];
+        if (e->state == SLOT_EMPTY)
+            t->filled++;
+        t->used++;
+        memset(e, 0, sizeof(Entry));
+        memcpy(e->key, key, KEY_LEN);
+        e->state = SLOT_USED;
+    } else {
+        e->packets = e->payload = 0;
+        e->dirty = 0;
+    }
+    if (set_path(e, ttl, mac) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *LightTable_set_path(LightTable *t, PyObject *args) {
+    PyObject *keyobj, *mac;
+    int ttl;
+    const uint8_t *key;
+    if (!PyArg_ParseTuple(args, "OiO:set_path", &keyobj, &ttl, &mac) || key_arg(keyobj, &key) < 0)
+        return NULL;
+    Entry *e = find(t, key);
+    if (e != NULL && set_path(e, ttl, mac) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *LightTable_discard(LightTable *t, PyObject *keyobj) {
+    const uint8_t *key;
+    if (key_arg(keyobj, &key) < 0)
+        return NULL;
+    Entry *e = find(t, key);
+    if (e != NULL) {
+        e->state = SLOT_DELETED;
+        t->used--;
+    }
+    Py_RETURN_NONE;
+}
+
+/* (packets, payload bytes, last IP-ID, last frame, its time in ns) consumed since the last pull, and
+   reset; None when nothing was. */
+static PyObject *LightTable_pull(LightTable *t, PyObject *keyobj) {
+    const uint8_t *key;
+    if (key_arg(keyobj, &key) < 0)
+        return NULL;
+    Entry *e = find(t, key);
+    if (e == NULL || !e->dirty)
+        Py_RETURN_NONE;
+    PyObject *out = Py_BuildValue("(KKiKL)", (unsigned long long)e->packets, (unsigned long long)e->payload,
+                                  (int)e->ip_id, (unsigned long long)e->last_frame, (long long)e->last_ts);
+    if (out == NULL)
+        return NULL;
+    e->packets = e->payload = 0;
+    e->dirty = 0;
+    return out;
+}
+
+/* scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen)
+   -> (pos, number): consume the records from ``pos`` while each starts before ``end`` and is a packet
+   of a light flow; ``end`` is the Python reader's fast-zone limit (every record starting before it fits
+   in the buffer when its captured length is at most ``max_caplen``). */
+static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 9 arguments");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    unsigned long long number = PyLong_AsUnsignedLongLong(args[3]);
+    long linktype = PyLong_AsLong(args[4]);
+    int big = PyObject_IsTrue(args[5]);
+    long long ns_per_unit = PyLong_AsLongLong(args[6]);
+    unsigned long long units = PyLong_AsUnsignedLongLong(args[7]);
+    unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (linktype != 1 || t->used == 0)
+        return Py_BuildValue("(nK)", pos, number);
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (pos < 0 || end > view.len)
+        end = pos;  /* misuse: consume nothing */
+    const uint8_t *base = (const uint8_t *)view.buf;
+    size_t mask = (size_t)t->cap - 1;
+    while (pos < end && t->countdown > 1) {
+        const uint8_t *h = base + pos;
+        uint32_t frac = rd32(h + 4, big);
+        uint32_t caplen = rd32(h + 8, big);
+        if (caplen > max_caplen || frac >= units || caplen < 54)
+            break;
+        const uint8_t *b = h + 16;
+        if (b[12] != 8 || b[13] != 0 || b[14] != 0x45 || b[23] != 6 || (be16(b + 20) & 0x3FFF))
+            break;
+        uint16_t offflags = be16(b + 46);
+        if (offflags & 7)  /* FIN, SYN or RST */
+            break;
+        const uint8_t *key = b + 26;
+        size_t i = (size_t)hash_key(key) & mask;
+        Entry *e = NULL;
+        for (;;) {
+            Entry *s = &t->slots[i];
+            if (s->state == SLOT_EMPTY)
+                break;
+            if (s->state == SLOT_USED && memcmp(s->key, key, KEY_LEN) == 0) {
+                e = s;
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        if (e == NULL || !e->has_mac || b[22] != e->ttl || memcmp(b, e->mac, MAC_LEN) != 0)
+            break;
+        /* Consumed: what the engine's light branch does. */
+        number++;
+        t->countdown--;
+        e->packets++;
+        long plen = (long)be16(b + 16) - 20 - (long)((offflags >> 12) * 4);
+        if (plen > 0)
+            e->payload += (uint64_t)plen;
+        e->ip_id = be16(b + 18);
+        e->last_frame = number;
+        e->last_ts = (int64_t)rd32(h, big) * 1000000000LL + (int64_t)frac * ns_per_unit;
+        e->dirty = 1;
+        t->last_number = number;
+        t->consumed++;
+        pos += 16 + (Py_ssize_t)caplen;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nK)", pos, number);
+}
+
+static PyObject *LightTable_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "LightTable() takes no arguments");
+        return NULL;
+    }
+    LightTable *t = (LightTable *)type->tp_alloc(type, 0);
+    if (t == NULL)
+        return NULL;
+    t->cap = 1024;
+    t->slots = PyMem_Calloc((size_t)t->cap, sizeof(Entry));
+    if (t->slots == NULL) {
+        Py_DECREF(t);
+        return PyErr_NoMemory();
+    }
+    t->countdown = 1;
+    return (PyObject *)t;
+}
+
+static void LightTable_dealloc(LightTable *t) {
+    PyMem_Free(t->slots);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static Py_ssize_t LightTable_len(LightTable *t) { return t->used; }
+
+static PyMethodDef LightTable_methods[] = {
+    {"add", (PyCFunction)LightTable_add, METH_VARARGS,
+     "add(key, ttl, mac): register a light flow with its last TTL and MAC pair (counters start at zero)."},
+    {"set_path", (PyCFunction)LightTable_set_path, METH_VARARGS,
+     "set_path(key, ttl, mac): the flow's last TTL and MAC pair changed (no-op for an unknown flow)."},
+    {"discard", (PyCFunction)LightTable_discard, METH_O, "discard(key): forget the flow, if known."},
+    {"pull", (PyCFunction)LightTable_pull, METH_O,
+     "pull(key) -> (packets, payload_bytes, last_ip_id, last_frame, last_ts_ns) consumed since the last "
+     "pull, then reset; None when nothing was consumed or the flow is unknown."},
+    {"scan", (PyCFunction)(void (*)(void))LightTable_scan, METH_FASTCALL,
+     "scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
+     "(pos, number): consume the classic pcap records of light flows from pos."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef LightTable_members[] = {
+    {"countdown", T_LONGLONG, offsetof(LightTable, countdown), 0,
+     "Frames until the engine's next housekeeping; scan never brings it below 1."},
+    {"last_number", T_ULONGLONG, offsetof(LightTable, last_number), 0,
+     "The number of the last record consumed (0: none)."},
+    {"consumed", T_ULONGLONG, offsetof(LightTable, consumed), READONLY, "Records consumed so far."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PySequenceMethods LightTable_as_sequence = {
+    .sq_length = (lenfunc)LightTable_len,
+};
+
+static PyTypeObject LightTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tlsdoctor._lightpath.LightTable",
+    .tp_basicsize = sizeof(LightTable),
+    .tp_dealloc = (destructor)LightTable_dealloc,
+    .tp_as_sequence = &LightTable_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The counters of the engine's light IPv4 flows, and a reader of their pcap records.",
+    .tp_methods = LightTable_methods,
+    .tp_members = LightTable_members,
+    .tp_new = LightTable_new,
+};
+
+static struct PyModuleDef lightpath_module = {
+    PyModuleDef_HEAD_INIT, "tlsdoctor._lightpath",
+    "Established connections' packets of a classic pcap, read in C (see the source's header).", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__lightpath(void) {
+    if (PyType_Ready(&LightTableType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&lightpath_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&LightTableType);
+    if (PyModule_AddObject(m, "LightTable", (PyObject *)&LightTableType) < 0) {
+        Py_DECREF(&LightTableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,154 @@
+"""The C light path (src/tlsdoctor/_lightpath.c): its flow table, and the engine's records with and
+without it, in the same process, on real and generated captures. test_compiled.py compares the whole
+compiled build (which includes it) with the plain sources."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tlsdoctor.capture import open_capture
+from tlsdoctor.engine import CaptureAnalyzer, new_light_table
+from tlsdoctor.report.connections import record_to_json
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+
+if new_light_table() is None:
+    if os.environ.get("CI"):
+        pytest.fail("CI installs the compiled build (scripts/test.sh: pip install .), which builds "
+                    "tlsdoctor._lightpath", allow_module_level=True)
+    pytest.skip("tlsdoctor._lightpath is not built (the plain-Python build)", allow_module_level=True)
+
+
+def _key(i: int) -> bytes:
+    return struct.pack("!IIHH", 0xC6120000 + i, 0xCB007100, 40000 + i % 20000, 443)
+
+
+def test_table_counts_only_what_it_consumed_and_forgets() -> None:
+    t = new_light_table()
+    assert t is not None and len(t) == 0 and t.pull(_key(1)) is None
+    t.add(_key(1), 64, bytes(12))
+    assert len(t) == 1 and t.pull(_key(1)) is None  # registered, nothing consumed yet
+    t.discard(_key(1))
+    t.discard(_key(1))  # twice: no error
+    assert len(t) == 0
+    with pytest.raises(ValueError):
+        t.add(b"short", 64, None)
+    with pytest.raises(ValueError):
+        t.add(_key(2), 64, b"a short mac")
+
+
+def test_table_grows_and_reuses_deleted_slots() -> None:
+    t = new_light_table()
+    assert t is not None
+    for round_ in range(3):
+        for i in range(50_000):
+            t.add(_key(i), 64, None)
+        assert len(t) == 50_000, round_
+        for i in range(0, 50_000, 2):
+            t.discard(_key(i))
+        assert len(t) == 25_000
+        for i in range(1, 50_000, 2):
+            t.discard(_key(i))
+        assert len(t) == 0
+
+
+def _frame(key: bytes, flags: int, payload: int, ttl: int = 64, ipid: int = 1) -> bytes:
+    macs = bytes.fromhex("020000000002" "020000000001")
+    src, dst, sport, dport = key[:4], key[4:8], key[8:10], key[10:12]
+    tcp = sport + dport + struct.pack("!IIHHHH", 1000, 2000, (5 << 12) | flags, 512, 0, 0)
+    ip = struct.pack("!BBHHHBBH", 0x45, 0, 40 + payload, ipid, 0x4000, ttl, 6, 0) + src + dst
+    return macs + b"\x08\x00" + ip + tcp + bytes(payload)
+
+
+def _pcap(frames: list[bytes]) -> bytes:
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for i, f in enumerate(frames):
+        out.append(struct.pack("<IIII", 1_700_000_000 + i, 500_000, len(f), len(f)) + f)
+    return b"".join(out)
+
+
+def test_scan_consumes_exactly_the_plain_packets_of_known_flows() -> None:
+    t = new_light_table()
+    assert t is not None
+    known, other = _key(1), _key(2)
+    macs = bytes.fromhex("020000000002" "020000000001")
+    t.add(known, 64, macs)
+    t.countdown = 1000
+    frames = [_frame(known, 0x10, 100, ipid=7), _frame(known, 0x18, 0, ipid=8),  # consumed
+              _frame(known, 0x11, 0),  # FIN: stops the scan
+              _frame(known, 0x10, 5), _frame(other, 0x10, 5), _frame(known, 0x10, 5, ttl=63)]
+    buf = _pcap(frames) + bytes(70_000)  # room past the reader's fast-zone limit
+    end = len(buf) - 16 - 65_535
+    pos, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 262_144)
+    assert number == 2 and t.consumed == 2 and t.countdown == 998 and t.last_number == 2
+    assert pos == 24 + sum(16 + len(f) for f in frames[:2])
+    assert t.pull(known) == (2, 100, 8, 2, (1_700_000_001 * 10**9) + 500_000_000)
+    assert t.pull(known) is None  # reset by the pull
+    # The engine reads the FIN itself; then the next plain packet is consumed, another flow's is not.
+    pos += 16 + len(frames[2])
+    pos, number = t.scan(buf, pos, end, 3, 1, False, 1000, 1_000_000, 262_144)
+    assert number == 4 and t.pull(known) == (1, 5, 1, 4, (1_700_000_003 * 10**9) + 500_000_000)
+    pos2, number2 = t.scan(buf, pos, end, number, 1, False, 1000, 1_000_000, 262_144)
+    assert (pos2, number2) == (pos, number)  # the unknown flow stops it
+    # A new TTL stops it too, until the engine says it is the flow's path now.
+    pos += 16 + len(frames[4])
+    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 262_144)[1] == 5
+    t.set_path(known, 63, macs)
+    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 262_144)[1] == 6
+
+
+def test_scan_never_takes_the_frame_that_ends_the_countdown() -> None:
+    t = new_light_table()
+    assert t is not None
+    key = _key(3)
+    t.add(key, 64, bytes.fromhex("020000000002" "020000000001"))
+    frames = [_frame(key, 0x10, 1) for _ in range(10)]
+    buf = _pcap(frames) + bytes(70_000)
+    end = len(buf) - 16 - 65_535
+    t.countdown = 4
+    _, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 262_144)
+    assert number == 3 and t.countdown == 1
+    # Misuse (an end past the buffer, another link type) consumes nothing.
+    t.countdown = 100
+    assert t.scan(buf, 24, len(buf) + 1, 0, 1, False, 1000, 1_000_000, 262_144) == (24, 0)
+    assert t.scan(buf, 24, end, 0, 113, False, 1000, 1_000_000, 262_144) == (24, 0)
+
+
+def _records(path: Path, light: bool) -> tuple[list[dict[str, object]], int, list[str], int]:
+    with open_capture(str(path)) as source:
+        analyzer = CaptureAnalyzer(path.name)
+        if not light:
+            analyzer.light = None
+        source.use_light_table(analyzer.light)
+        recs = [record_to_json(r) for r in analyzer.analyze(source.frames())]
+        consumed = analyzer.light.consumed if analyzer.light is not None else 0
+        return recs, analyzer.stats.frames, analyzer.anomalies + [str(a) for a in source.anomalies], consumed
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("lightpath")
+    cap = tmp / "gateway.pcap"
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(cap), "--size", "4M", "--seed", "3",
+                    "--profile", "bulk", "--pool", str(tmp / "pool.json")], check=True, capture_output=True,
+                   timeout=600)
+    return cap
+
+
+def test_same_records_in_the_same_order_with_and_without_it(generated: Path) -> None:
+    captures = [generated, *sorted(FIXTURES.rglob("*.pcap"))]
+    consumed_total = 0
+    for cap in captures:
+        with_c = _records(cap, True)
+        without = _records(cap, False)
+        assert with_c[:3] == without[:3], cap
+        consumed_total += with_c[3]
+    # Not vacuous: the generated capture's established connections went through C.
+    assert _records(generated, True)[3] > 1000 and consumed_total > 1000
