@@ -236,13 +236,17 @@ static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_
     unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[8]);
     if (PyErr_Occurred())
         return NULL;
+    if (max_caplen > (1ULL << 30)) {
+        PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30");
+        return NULL;
+    }
     if (linktype != 1 || t->used == 0)
         return Py_BuildValue("(nK)", pos, number);
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    if (pos < 0 || end > view.len)
-        end = pos;  /* misuse: consume nothing */
+    if (pos < 0 || end > view.len - 16 - (Py_ssize_t)max_caplen)
+        end = pos;  /* misuse (a record starting before end could run past the buffer): consume nothing */
     const uint8_t *base = (const uint8_t *)view.buf;
     size_t mask = (size_t)t->cap - 1;
     while (pos < end && t->countdown > 1) {

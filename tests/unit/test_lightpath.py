@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.engine import CaptureAnalyzer, new_light_table
@@ -86,22 +88,22 @@ def test_scan_consumes_exactly_the_plain_packets_of_known_flows() -> None:
               _frame(known, 0x10, 5), _frame(other, 0x10, 5), _frame(known, 0x10, 5, ttl=63)]
     buf = _pcap(frames) + bytes(70_000)  # room past the reader's fast-zone limit
     end = len(buf) - 16 - 65_535
-    pos, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 262_144)
+    pos, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 65_535)
     assert number == 2 and t.consumed == 2 and t.countdown == 998 and t.last_number == 2
     assert pos == 24 + sum(16 + len(f) for f in frames[:2])
     assert t.pull(known) == (2, 100, 8, 2, (1_700_000_001 * 10**9) + 500_000_000)
     assert t.pull(known) is None  # reset by the pull
     # The engine reads the FIN itself; then the next plain packet is consumed, another flow's is not.
     pos += 16 + len(frames[2])
-    pos, number = t.scan(buf, pos, end, 3, 1, False, 1000, 1_000_000, 262_144)
+    pos, number = t.scan(buf, pos, end, 3, 1, False, 1000, 1_000_000, 65_535)
     assert number == 4 and t.pull(known) == (1, 5, 1, 4, (1_700_000_003 * 10**9) + 500_000_000)
-    pos2, number2 = t.scan(buf, pos, end, number, 1, False, 1000, 1_000_000, 262_144)
+    pos2, number2 = t.scan(buf, pos, end, number, 1, False, 1000, 1_000_000, 65_535)
     assert (pos2, number2) == (pos, number)  # the unknown flow stops it
     # A new TTL stops it too, until the engine says it is the flow's path now.
     pos += 16 + len(frames[4])
-    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 262_144)[1] == 5
+    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 65_535)[1] == 5
     t.set_path(known, 63, macs)
-    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 262_144)[1] == 6
+    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 65_535)[1] == 6
 
 
 def test_scan_never_takes_the_frame_that_ends_the_countdown() -> None:
@@ -113,12 +115,48 @@ def test_scan_never_takes_the_frame_that_ends_the_countdown() -> None:
     buf = _pcap(frames) + bytes(70_000)
     end = len(buf) - 16 - 65_535
     t.countdown = 4
-    _, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 262_144)
+    _, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 65_535)
     assert number == 3 and t.countdown == 1
     # Misuse (an end past the buffer, another link type) consumes nothing.
     t.countdown = 100
-    assert t.scan(buf, 24, len(buf) + 1, 0, 1, False, 1000, 1_000_000, 262_144) == (24, 0)
-    assert t.scan(buf, 24, end, 0, 113, False, 1000, 1_000_000, 262_144) == (24, 0)
+    assert t.scan(buf, 24, len(buf) + 1, 0, 1, False, 1000, 1_000_000, 65_535) == (24, 0)
+    assert t.scan(buf, 24, end, 0, 113, False, 1000, 1_000_000, 65_535) == (24, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(min_size=0, max_size=120), max_size=40), st.lists(st.integers(0, 200), max_size=6),
+       st.integers(0, 2**32 - 1), st.booleans())
+def test_scan_of_garbage_stays_in_the_buffer(pieces: list[bytes], key_offsets: list[int], noise: int,
+                                            big: bool) -> None:
+    # Records of random bytes (some with a plausible header and flows the table knows), read at random.
+    t = new_light_table()
+    assert t is not None
+    body = bytearray()
+    order = ">" if big else "<"
+    for i, piece in enumerate(pieces):
+        frame = _frame(_key(i % 3), 0x10, 0) + piece if i % 2 else piece
+        caplen = len(frame) if i % 5 else (noise >> (i % 24)) & 0xFFFF
+        body += struct.pack(order + "IIII", noise, noise % 1_000_000, caplen, len(frame)) + frame
+    for off in key_offsets:
+        if off + 38 <= len(body):
+            t.add(bytes(body[off + 26 : off + 38]), body[off + 22], bytes(body[off : off + 12]))
+    for i in range(3):
+        t.add(_key(i), 64, bytes.fromhex("020000000002" "020000000001"))
+    t.countdown = 10**9
+    max_caplen = 2048
+    buf = bytes(body) + bytes(16 + max_caplen)
+    end = len(buf) - 16 - max_caplen
+    pos, number = 0, 0
+    while pos < end:
+        new_pos, new_number = t.scan(buf, pos, end, number, 1, big, 1000, 1_000_000, max_caplen)
+        assert pos <= new_pos <= end + 16 + max_caplen and new_number >= number
+        assert (new_pos == pos) == (new_number == number)
+        if new_pos == pos:
+            pos += 1  # as if the reader dealt with this record; go on from the next byte
+        else:
+            pos, number = new_pos, new_number
+    # An end that would let a record run past the buffer is refused: nothing is consumed.
+    assert t.scan(buf, 0, end + 1, 0, 1, big, 1000, 1_000_000, max_caplen) == (0, 0)
 
 
 def _records(path: Path, light: bool) -> tuple[list[dict[str, object]], int, list[str], int]:
