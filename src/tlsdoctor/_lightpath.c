@@ -4,9 +4,10 @@
  * handshake is settled: from then on a packet without SYN, FIN or RST whose TTL and MAC addresses are
  * the ones last seen costs only counters (packets, payload bytes, last IP-ID, last frame and time).
  * This module keeps those counters for the light IPv4 flows in a C hash table (``LightTable``), and
- * ``LightTable.scan`` walks the records of a classic pcap buffer, consuming every record that is such a
- * packet of a registered flow and stopping at the first that is not, which the Python reader then
- * yields to the engine as usual. A consumed record costs no Python object at all.
+ * ``LightTable.scan`` walks the records of a classic pcap buffer (``scan_pcapng`` the Enhanced Packet
+ * Blocks of a pcapng section), consuming every record that is such a packet of a registered flow and
+ * stopping at the first that is not, which the Python reader then yields to the engine as usual. A
+ * consumed record costs no Python object at all.
  *
  * The engine stays the owner of the facts: it registers a flow when it goes light (``add``), takes the
  * counters back before it reads or writes them (``pull``), tells the table of a new TTL or MAC pair
@@ -217,6 +218,44 @@ static PyObject *LightTable_pull(LightTable *t, PyObject *keyobj) {
     return out;
 }
 
+/* The frame at ``b`` (at least 54 captured bytes of Ethernet) as packet ``number`` at ``ts``: when it is a
+   plain packet of a light flow on its last TTL and MAC pair, count it (what the engine's light branch
+   does) and return 1; otherwise return 0 and change nothing. */
+static inline int consume(LightTable *t, const uint8_t *b, size_t mask, unsigned long long number, int64_t ts) {
+    if (b[12] != 8 || b[13] != 0 || b[14] != 0x45 || b[23] != 6 || (be16(b + 20) & 0x3FFF))
+        return 0;
+    uint16_t offflags = be16(b + 46);
+    if (offflags & 7)  /* FIN, SYN or RST */
+        return 0;
+    const uint8_t *key = b + 26;
+    size_t i = (size_t)hash_key(key) & mask;
+    Entry *e = NULL;
+    for (;;) {
+        Entry *s = &t->slots[i];
+        if (s->state == SLOT_EMPTY)
+            break;
+        if (s->state == SLOT_USED && memcmp(s->key, key, KEY_LEN) == 0) {
+            e = s;
+            break;
+        }
+        i = (i + 1) & mask;
+    }
+    if (e == NULL || !e->has_mac || b[22] != e->ttl || memcmp(b, e->mac, MAC_LEN) != 0)
+        return 0;
+    t->countdown--;
+    e->packets++;
+    long plen = (long)be16(b + 16) - 20 - (long)((offflags >> 12) * 4);
+    if (plen > 0)
+        e->payload += (uint64_t)plen;
+    e->ip_id = be16(b + 18);
+    e->last_frame = number;
+    e->last_ts = ts;
+    e->dirty = 1;
+    t->last_number = number;
+    t->consumed++;
+    return 1;
+}
+
 /* scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen)
    -> (pos, number): consume the records from ``pos`` while each starts before ``end`` and is a packet
    of a light flow; ``end`` is the Python reader's fast-zone limit (every record starting before it fits
@@ -255,41 +294,93 @@ static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_
         uint32_t caplen = rd32(h + 8, big);
         if (caplen > max_caplen || frac >= units || caplen < 54)
             break;
-        const uint8_t *b = h + 16;
-        if (b[12] != 8 || b[13] != 0 || b[14] != 0x45 || b[23] != 6 || (be16(b + 20) & 0x3FFF))
+        int64_t ts = (int64_t)rd32(h, big) * 1000000000LL + (int64_t)frac * ns_per_unit;
+        if (!consume(t, h + 16, mask, number + 1, ts))
             break;
-        uint16_t offflags = be16(b + 46);
-        if (offflags & 7)  /* FIN, SYN or RST */
-            break;
-        const uint8_t *key = b + 26;
-        size_t i = (size_t)hash_key(key) & mask;
-        Entry *e = NULL;
-        for (;;) {
-            Entry *s = &t->slots[i];
-            if (s->state == SLOT_EMPTY)
-                break;
-            if (s->state == SLOT_USED && memcmp(s->key, key, KEY_LEN) == 0) {
-                e = s;
-                break;
-            }
-            i = (i + 1) & mask;
-        }
-        if (e == NULL || !e->has_mac || b[22] != e->ttl || memcmp(b, e->mac, MAC_LEN) != 0)
-            break;
-        /* Consumed: what the engine's light branch does. */
         number++;
-        t->countdown--;
-        e->packets++;
-        long plen = (long)be16(b + 16) - 20 - (long)((offflags >> 12) * 4);
-        if (plen > 0)
-            e->payload += (uint64_t)plen;
-        e->ip_id = be16(b + 18);
-        e->last_frame = number;
-        e->last_ts = (int64_t)rd32(h, big) * 1000000000LL + (int64_t)frac * ns_per_unit;
-        e->dirty = 1;
-        t->last_number = number;
-        t->consumed++;
         pos += 16 + (Py_ssize_t)caplen;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nK)", pos, number);
+}
+
+/* One interface's clock for scan_pcapng: ts_ns = units * mul / div + offset_ns, and its link type. */
+typedef struct {
+    long linktype;
+    uint64_t mul, div;
+    int64_t offset;
+    int usable;
+} Clock;
+
+#define MAX_CLOCKS 64
+
+/* scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): the same for the
+   Enhanced Packet Blocks of a pcapng section from ``pos`` while each is well framed and ends by ``end``;
+   ``clocks`` are the section's interfaces as the Python reader keeps them, (linktype, mul, div,
+   offset_ns) by interface id. */
+static PyObject *LightTable_scan_pcapng(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "scan_pcapng() takes 7 arguments");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    unsigned long long number = PyLong_AsUnsignedLongLong(args[3]);
+    int big = PyObject_IsTrue(args[4]);
+    unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[6]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (t->used == 0 || !PyList_Check(args[5]))
+        return Py_BuildValue("(nK)", pos, number);
+    Clock clocks[MAX_CLOCKS];
+    Py_ssize_t nif = PyList_GET_SIZE(args[5]);
+    if (nif > MAX_CLOCKS)
+        nif = MAX_CLOCKS;  /* packets of later interfaces stop the scan */
+    int any = 0;
+    for (Py_ssize_t j = 0; j < nif; j++) {
+        PyObject *c = PyList_GET_ITEM(args[5], j);
+        clocks[j].usable = 0;
+        if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 4)
+            continue;
+        long linktype = PyLong_AsLong(PyTuple_GET_ITEM(c, 0));
+        unsigned long long mul = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(c, 1));
+        unsigned long long div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(c, 2));
+        long long offset = PyLong_AsLongLong(PyTuple_GET_ITEM(c, 3));
+        if (PyErr_Occurred()) {  /* a clock beyond 64 bits: its packets stay with the Python reader */
+            PyErr_Clear();
+            continue;
+        }
+        if (linktype != 1 || div == 0 || offset < -(1LL << 62) || offset > (1LL << 62))
+            continue;
+        clocks[j] = (Clock){linktype, mul, div, offset, 1};
+        any = 1;
+    }
+    if (!any)
+        return Py_BuildValue("(nK)", pos, number);
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (pos < 0 || end > view.len)
+        end = pos;  /* misuse: consume nothing */
+    const uint8_t *base = (const uint8_t *)view.buf;
+    size_t mask = (size_t)t->cap - 1;
+    while (pos + 28 <= end && t->countdown > 1) {
+        const uint8_t *h = base + pos;
+        uint32_t btype = rd32(h, big), blen = rd32(h + 4, big), iid = rd32(h + 8, big);
+        uint32_t caplen = rd32(h + 20, big);
+        if (btype != 6 || (blen & 3) || (uint64_t)caplen + 32 > blen || (Py_ssize_t)blen > end - pos
+            || caplen > max_caplen || iid >= (uint32_t)nif || !clocks[iid].usable || caplen < 54
+            || rd32(h + blen - 4, big) != blen)
+            break;
+        Clock *c = &clocks[iid];
+        unsigned __int128 units = ((unsigned __int128)rd32(h + 12, big) << 32) | rd32(h + 16, big);
+        unsigned __int128 q = units * c->mul / c->div;
+        if (q > (unsigned __int128)(1ULL << 62))
+            break;  /* a time stamp beyond what int64 holds: the Python reader has big integers */
+        if (!consume(t, h + 28, mask, number + 1, (int64_t)q + c->offset))
+            break;
+        number++;
+        pos += (Py_ssize_t)blen;
     }
     PyBuffer_Release(&view);
     return Py_BuildValue("(nK)", pos, number);
@@ -332,6 +423,9 @@ static PyMethodDef LightTable_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))LightTable_scan, METH_FASTCALL,
      "scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
      "(pos, number): consume the classic pcap records of light flows from pos."},
+    {"scan_pcapng", (PyCFunction)(void (*)(void))LightTable_scan_pcapng, METH_FASTCALL,
+     "scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): the same for "
+     "the Enhanced Packet Blocks of a pcapng section."},
     {NULL, NULL, 0, NULL},
 };
 

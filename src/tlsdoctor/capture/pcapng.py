@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from tlsdoctor.capture.anomaly import AnomalyLog
 from tlsdoctor.capture.formats import (
@@ -47,6 +47,9 @@ from tlsdoctor.capture.formats import (
     CaptureInterface,
     FrameTuple,
 )
+
+if TYPE_CHECKING:
+    from tlsdoctor._lightpath import LightTable
 
 BLOCK_IDB: Final = 0x00000001
 BLOCK_OPB: Final = 0x00000002  # obsolete Packet Block, appendix A
@@ -85,6 +88,7 @@ class PcapngParser:
         "base",
         "done",
         "interfaces",
+        "light",
         "need",
         "number",
         "pos",
@@ -109,6 +113,8 @@ class PcapngParser:
         self._clocks: list[_Clock] = []  # the current section's interfaces, by interface id
         self._snaplens: list[int] = []
         self._endian = "<"
+        self.light: LightTable | None = None
+        """The engine's table of established flows (``_lightpath.c``), as for ``PcapParser.light``."""
 
     def rebase(self, dropped: int) -> None:
         self.base += dropped
@@ -131,6 +137,12 @@ class PcapngParser:
                 nif = len(clocks)
                 # Fast path: Enhanced Packet Blocks on described interfaces, well framed.
                 while pos <= fast_end:
+                    light = self.light  # read each time: the engine may attach it after the first frame
+                    if light is not None:
+                        pos, number = light.scan_pcapng(buf, pos, end, number, self._endian == ">", clocks,
+                                                        MAX_CAPLEN)
+                        if pos > fast_end:
+                            break
                     btype, blen, iid, high, low, caplen, origlen = epb_head(buf, pos)
                     nxt = pos + blen
                     if (btype != BLOCK_EPB or blen & 3 or caplen + 32 > blen or nxt > end or caplen > MAX_CAPLEN

@@ -199,10 +199,9 @@ class CaptureSource:
 
     def use_light_table(self, table: LightTable | None) -> None:
         """Let the engine's table of established flows (``CaptureAnalyzer.light``) consume their plain
-        packets in C, for a classic pcap; a pcapng capture is read as before. Also after the first
-        frames were read."""
-        if isinstance(self._parser, PcapParser):
-            self._parser.light = table
+        packets in C (classic pcap records, pcapng Enhanced Packet Blocks). Also after the first frames
+        were read."""
+        self._parser.light = table
 
     @property
     def decryption_secrets(self) -> list[bytes]:
