@@ -11,11 +11,12 @@
  *
  * The engine stays the owner of the facts: it registers a flow when it goes light (``add``), takes the
  * counters back before it reads or writes them (``pull``), tells the table of a new TTL or MAC pair
- * (``set_path``) and drops the flow when its record is made (``discard``). ``countdown`` is the engine's
- * own frame countdown to its next housekeeping: ``scan`` decrements it for each record it consumes and
- * never consumes the record that would bring it to zero, so housekeeping runs at the same frames as
- * without this module, and the output is the same byte for byte (tests/unit/test_compiled.py compares
- * the builds; tests/unit/test_lightpath.py tests the table).
+ * (``set_path``) and drops the flow when its record is made (``discard``). The engine keeps house
+ * before every frame whose number is a multiple of 1024 (engine.HOUSEKEEPING_MASK): ``scan`` never
+ * consumes such a frame, so housekeeping runs at the same frames as without this module, and the
+ * output is the same byte for byte (tests/unit/test_compiled.py compares the builds;
+ * tests/unit/test_lightpath.py tests the table). In a worker of a flow-sharded read (``set_shard``) it
+ * also skips the frames of the other shards that shard_frames would drop.
  *
  * The conditions for consuming a record are exactly those of engine.CaptureAnalyzer.analyze's inlined
  * fast path (Ethernet, IPv4 with a 20-byte header, TCP, not a fragment) and its light branch. Anything
@@ -54,10 +55,43 @@ typedef struct {
     Py_ssize_t cap;         /* a power of two */
     Py_ssize_t used;        /* SLOT_USED */
     Py_ssize_t filled;      /* SLOT_USED + SLOT_DELETED */
-    long long countdown;
     unsigned long long last_number;
     unsigned long long consumed;
+    unsigned long long skipped;
+    long shard;             /* with jobs > 1: only this flow shard's frames reach the engine */
+    long jobs;
 } LightTable;
+
+#define HOUSEKEEPING_MASK 1023ULL    /* engine.HOUSEKEEPING_MASK: scan leaves those frames to the engine */
+#define SHARD_PRIME 2147483647ULL  /* net/decode.SHARD_PRIME */
+#define SHARD_MIX 0x2545F491ULL     /* net/decode.SHARD_MIX */
+
+/* net/decode.flow_shard of an Ethernet + IPv4 + TCP frame: the 4-tuple in the same order both ways,
+   read as a big-endian integer modulo SHARD_PRIME, times SHARD_MIX, its bits from 29 up modulo jobs. */
+static inline long frame_shard(const uint8_t *b, long jobs) {
+    uint8_t a[6], z[6];
+    memcpy(a, b + 26, 4);
+    memcpy(a + 4, b + 34, 2);
+    memcpy(z, b + 30, 4);
+    memcpy(z + 4, b + 36, 2);
+    const uint8_t *first = a, *second = z;
+    if (memcmp(a, z, 6) > 0) {
+        first = z;
+        second = a;
+    }
+    uint64_t h = 0;
+    for (int i = 0; i < 6; i++)
+        h = (h * 256 + first[i]) % SHARD_PRIME;
+    for (int i = 0; i < 6; i++)
+        h = (h * 256 + second[i]) % SHARD_PRIME;
+    return (long)(((h * SHARD_MIX) >> 29) % (uint64_t)jobs);
+}
+
+/* A frame (at least 54 captured bytes) of another worker's flow shard: flow_shard's own test. */
+static inline int foreign(LightTable *t, const uint8_t *b) {
+    return t->jobs > 1 && b[12] == 8 && b[13] == 0 && b[14] == 0x45 && b[23] == 6
+        && frame_shard(b, t->jobs) != t->shard;
+}
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
@@ -242,7 +276,6 @@ static inline int consume(LightTable *t, const uint8_t *b, size_t mask, unsigned
     }
     if (e == NULL || !e->has_mac || b[22] != e->ttl || memcmp(b, e->mac, MAC_LEN) != 0)
         return 0;
-    t->countdown--;
     e->packets++;
     long plen = (long)be16(b + 16) - 20 - (long)((offflags >> 12) * 4);
     if (plen > 0)
@@ -279,7 +312,7 @@ static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30");
         return NULL;
     }
-    if (linktype != 1 || t->used == 0)
+    if (linktype != 1 || (t->used == 0 && t->jobs <= 1))
         return Py_BuildValue("(nK)", pos, number);
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
@@ -288,14 +321,16 @@ static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_
         end = pos;  /* misuse (a record starting before end could run past the buffer): consume nothing */
     const uint8_t *base = (const uint8_t *)view.buf;
     size_t mask = (size_t)t->cap - 1;
-    while (pos < end && t->countdown > 1) {
+    while (pos < end && ((number + 1) & HOUSEKEEPING_MASK) != 0) {
         const uint8_t *h = base + pos;
         uint32_t frac = rd32(h + 4, big);
         uint32_t caplen = rd32(h + 8, big);
         if (caplen > max_caplen || frac >= units || caplen < 54)
             break;
         int64_t ts = (int64_t)rd32(h, big) * 1000000000LL + (int64_t)frac * ns_per_unit;
-        if (!consume(t, h + 16, mask, number + 1, ts))
+        if (foreign(t, h + 16))
+            t->skipped++;  /* counted in the frame numbers only, as shard_frames drops it */
+        else if (!consume(t, h + 16, mask, number + 1, ts))
             break;
         number++;
         pos += 16 + (Py_ssize_t)caplen;
@@ -330,7 +365,7 @@ static PyObject *LightTable_scan_pcapng(LightTable *t, PyObject *const *args, Py
     unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[6]);
     if (PyErr_Occurred())
         return NULL;
-    if (t->used == 0 || !PyList_Check(args[5]))
+    if ((t->used == 0 && t->jobs <= 1) || !PyList_Check(args[5]))
         return Py_BuildValue("(nK)", pos, number);
     Clock clocks[MAX_CLOCKS];
     Py_ssize_t nif = PyList_GET_SIZE(args[5]);
@@ -364,7 +399,7 @@ static PyObject *LightTable_scan_pcapng(LightTable *t, PyObject *const *args, Py
         end = pos;  /* misuse: consume nothing */
     const uint8_t *base = (const uint8_t *)view.buf;
     size_t mask = (size_t)t->cap - 1;
-    while (pos + 28 <= end && t->countdown > 1) {
+    while (pos + 28 <= end && ((number + 1) & HOUSEKEEPING_MASK) != 0) {
         const uint8_t *h = base + pos;
         uint32_t btype = rd32(h, big), blen = rd32(h + 4, big), iid = rd32(h + 8, big);
         uint32_t caplen = rd32(h + 20, big);
@@ -377,13 +412,28 @@ static PyObject *LightTable_scan_pcapng(LightTable *t, PyObject *const *args, Py
         unsigned __int128 q = units * c->mul / c->div;
         if (q > (unsigned __int128)(1ULL << 62))
             break;  /* a time stamp beyond what int64 holds: the Python reader has big integers */
-        if (!consume(t, h + 28, mask, number + 1, (int64_t)q + c->offset))
+        if (foreign(t, h + 28))
+            t->skipped++;
+        else if (!consume(t, h + 28, mask, number + 1, (int64_t)q + c->offset))
             break;
         number++;
         pos += (Py_ssize_t)blen;
     }
     PyBuffer_Release(&view);
     return Py_BuildValue("(nK)", pos, number);
+}
+
+static PyObject *LightTable_set_shard(LightTable *t, PyObject *args) {
+    long shard, jobs;
+    if (!PyArg_ParseTuple(args, "ll:set_shard", &shard, &jobs))
+        return NULL;
+    if (jobs < 1 || shard < 0 || shard >= jobs) {
+        PyErr_SetString(PyExc_ValueError, "set_shard(shard, jobs) wants 0 <= shard < jobs");
+        return NULL;
+    }
+    t->shard = shard;
+    t->jobs = jobs;
+    Py_RETURN_NONE;
 }
 
 static PyObject *LightTable_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
@@ -400,7 +450,7 @@ static PyObject *LightTable_new(PyTypeObject *type, PyObject *args, PyObject *kw
         Py_DECREF(t);
         return PyErr_NoMemory();
     }
-    t->countdown = 1;
+    t->jobs = 1;
     return (PyObject *)t;
 }
 
@@ -423,6 +473,9 @@ static PyMethodDef LightTable_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))LightTable_scan, METH_FASTCALL,
      "scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
      "(pos, number): consume the classic pcap records of light flows from pos."},
+    {"set_shard", (PyCFunction)LightTable_set_shard, METH_VARARGS,
+     "set_shard(shard, jobs): skip the Ethernet + IPv4 + TCP frames of the other flow shards, in the frame "
+     "numbers only (a worker of parallel.py)."},
     {"scan_pcapng", (PyCFunction)(void (*)(void))LightTable_scan_pcapng, METH_FASTCALL,
      "scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): the same for "
      "the Enhanced Packet Blocks of a pcapng section."},
@@ -430,11 +483,10 @@ static PyMethodDef LightTable_methods[] = {
 };
 
 static PyMemberDef LightTable_members[] = {
-    {"countdown", T_LONGLONG, offsetof(LightTable, countdown), 0,
-     "Frames until the engine's next housekeeping; scan never brings it below 1."},
     {"last_number", T_ULONGLONG, offsetof(LightTable, last_number), 0,
      "The number of the last record consumed (0: none)."},
     {"consumed", T_ULONGLONG, offsetof(LightTable, consumed), READONLY, "Records consumed so far."},
+    {"skipped", T_ULONGLONG, offsetof(LightTable, skipped), READONLY, "Records of other flow shards skipped."},
     {NULL, 0, 0, 0, NULL},
 };
 

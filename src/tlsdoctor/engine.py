@@ -109,13 +109,25 @@ def embedded_keylog(source: CaptureSource) -> tuple[Iterator[FrameTuple], KeyLog
     return itertools.chain(first, frames), keylog_from_secrets(secrets) if secrets else None
 
 
+HOUSEKEEPING_MASK: Final = 1023
+"""``CaptureAnalyzer.analyze`` keeps house (closes lingering connections, expires tombstones, sweeps idle
+ones) before each frame whose number is a multiple of 1024."""
+HOUSEKEEPING_ONLY: Final = -1
+"""The link type ``shard_frames`` gives another shard's frame that it passes on for housekeeping alone."""
+
+
 def shard_frames(frames: Iterable[FrameTuple], shard: int, jobs: int) -> Iterator[FrameTuple]:
     """The frames of flow shard ``shard`` of ``jobs`` (``net.decode.flow_shard``), for a worker of
-    ``parallel.py``: every frame of a TCP connection, in file order, or none of them. Here, compiled with
-    the engine, because each worker runs it on every frame of the capture."""
+    ``parallel.py``: every frame of a TCP connection, in file order, or none of them; and, with the link
+    type ``HOUSEKEEPING_ONLY``, the other frames whose numbers are multiples of 1024, so that the worker's
+    analyzer keeps house at the same frames and times as one process's, and gives the same records.
+    Here, compiled with the engine, because each worker runs it on every frame of the capture."""
     for frame in frames:
-        if flow_shard(frame[2], frame[3], frame[4], frame[5], jobs) == shard:
+        number, ts, linktype, buf, off, caplen, origlen = frame
+        if flow_shard(linktype, buf, off, caplen, jobs) == shard:
             yield frame
+        elif not number & HOUSEKEEPING_MASK:
+            yield number, ts, HOUSEKEEPING_ONLY, buf, off, 0, origlen
 
 
 def new_light_table() -> LightTable | None:
@@ -259,18 +271,10 @@ class CaptureAnalyzer:
         lt = self.light
         number = 0
         ts = 0
-        countdown = 1024
-        if lt is not None:
-            lt.countdown = countdown
         for number, ts, linktype, buf, off, caplen, _origlen in frames:
-            if lt is not None:
-                # The frames the C reader consumed counted down too; it never takes the one reaching 0.
-                countdown = lt.countdown - 1
-                lt.countdown = 1024 if countdown == 0 else countdown
-            else:
-                countdown -= 1
-            if countdown == 0:
-                countdown = 1024
+            if not number & HOUSEKEEPING_MASK:
+                # Every 1024th frame of the capture (not of the frames this analyzer sees: a flow shard's
+                # worker keeps house at the same frames, with the same times, as one process does).
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
             if (linktype == 1 and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
@@ -314,6 +318,8 @@ class CaptureAnalyzer:
                         ready.clear()
                     continue
             # Generic path: VLAN tags, IPv6, IP options, other link types.
+            if linktype == HOUSEKEEPING_ONLY:
+                continue  # another shard's frame, passed on for its number and time (shard_frames)
             dec = decode_ip(linktype, buf, off, caplen)
             if isinstance(dec, str):
                 self._skip(dec, number)

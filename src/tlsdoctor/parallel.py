@@ -104,6 +104,8 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
             keylog = embedded if keylog is None else keylog.merged(embedded)
         analyzer = CaptureAnalyzer(name, keylog)
         source.use_light_table(analyzer.light)
+        if analyzer.light is not None:
+            analyzer.light.set_shard(shard, jobs)  # other shards' frames skipped in C, as shard_frames would
 
         def records() -> Iterator[ConnectionRecord]:
             for rec in analyzer.analyze(shard_frames(frames, shard, jobs)):
@@ -162,6 +164,8 @@ def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[
     with open(spool, "wb") as out, open_capture(path) as source:
         analyzer = CaptureAnalyzer(name)
         source.use_light_table(analyzer.light)
+        if analyzer.light is not None:
+            analyzer.light.set_shard(shard, jobs)  # other shards' frames skipped in C, as shard_frames would
         for rec in analyzer.analyze(shard_frames(source.frames(), shard, jobs)):
             first = rec.frames.get("first", 0)
             firsts.append(first)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.engine import CaptureAnalyzer, new_light_table
+from tlsdoctor.net.decode import flow_shard
 from tlsdoctor.report.connections import record_to_json
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,14 +84,13 @@ def test_scan_consumes_exactly_the_plain_packets_of_known_flows() -> None:
     known, other = _key(1), _key(2)
     macs = bytes.fromhex("020000000002" "020000000001")
     t.add(known, 64, macs)
-    t.countdown = 1000
     frames = [_frame(known, 0x10, 100, ipid=7), _frame(known, 0x18, 0, ipid=8),  # consumed
               _frame(known, 0x11, 0),  # FIN: stops the scan
               _frame(known, 0x10, 5), _frame(other, 0x10, 5), _frame(known, 0x10, 5, ttl=63)]
     buf = _pcap(frames) + bytes(70_000)  # room past the reader's fast-zone limit
     end = len(buf) - 16 - 65_535
     pos, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 65_535)
-    assert number == 2 and t.consumed == 2 and t.countdown == 998 and t.last_number == 2
+    assert number == 2 and t.consumed == 2 and t.last_number == 2
     assert pos == 24 + sum(16 + len(f) for f in frames[:2])
     assert t.pull(known) == (2, 100, 8, 2, (1_700_000_001 * 10**9) + 500_000_000)
     assert t.pull(known) is None  # reset by the pull
@@ -107,7 +107,8 @@ def test_scan_consumes_exactly_the_plain_packets_of_known_flows() -> None:
     assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 65_535)[1] == 6
 
 
-def test_scan_never_takes_the_frame_that_ends_the_countdown() -> None:
+def test_scan_leaves_every_1024th_frame_to_the_engine() -> None:
+    # The engine keeps house before frames 1024, 2048, ...: those always reach it.
     t = new_light_table()
     assert t is not None
     key = _key(3)
@@ -115,11 +116,12 @@ def test_scan_never_takes_the_frame_that_ends_the_countdown() -> None:
     frames = [_frame(key, 0x10, 1) for _ in range(10)]
     buf = _pcap(frames) + bytes(70_000)
     end = len(buf) - 16 - 65_535
-    t.countdown = 4
-    _, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 65_535)
-    assert number == 3 and t.countdown == 1
+    pos, number = t.scan(buf, 24, end, 1020, 1, False, 1000, 1_000_000, 65_535)
+    assert number == 1023 and pos == 24 + 3 * (16 + len(frames[0]))
+    assert t.scan(buf, pos, end, 1023, 1, False, 1000, 1_000_000, 65_535) == (pos, 1023)
+    # After the engine has read frame 1024 itself, the scan goes on.
+    assert t.scan(buf, pos + 16 + len(frames[0]), end, 1024, 1, False, 1000, 1_000_000, 65_535)[1] == 1030
     # Misuse (an end past the buffer, another link type) consumes nothing.
-    t.countdown = 100
     assert t.scan(buf, 24, len(buf) + 1, 0, 1, False, 1000, 1_000_000, 65_535) == (24, 0)
     assert t.scan(buf, 24, end, 0, 113, False, 1000, 1_000_000, 65_535) == (24, 0)
 
@@ -143,7 +145,6 @@ def test_scan_of_garbage_stays_in_the_buffer(pieces: list[bytes], key_offsets: l
             t.add(bytes(body[off + 26 : off + 38]), body[off + 22], bytes(body[off : off + 12]))
     for i in range(3):
         t.add(_key(i), 64, bytes.fromhex("020000000002" "020000000001"))
-    t.countdown = 10**9
     max_caplen = 2048
     buf = bytes(body) + bytes(16 + max_caplen)
     end = len(buf) - 16 - max_caplen
@@ -158,6 +159,21 @@ def test_scan_of_garbage_stays_in_the_buffer(pieces: list[bytes], key_offsets: l
             pos, number = new_pos, new_number
     # An end that would let a record run past the buffer is refused: nothing is consumed.
     assert t.scan(buf, 0, end + 1, 0, 1, big, 1000, 1_000_000, max_caplen) == (0, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=12, max_size=12), st.integers(2, 8), st.data())
+def test_scan_skips_exactly_the_frames_of_other_shards(key: bytes, jobs: int, data: st.DataObject) -> None:
+    shard = data.draw(st.integers(0, jobs - 1))
+    t = new_light_table()
+    assert t is not None
+    t.set_shard(shard, jobs)
+    frame = _frame(key, 0x18, 10)
+    buf = _pcap([frame]) + bytes(16 + 65_535)
+    pos, number = t.scan(buf, 24, len(buf) - 16 - 65_535, 0, 1, False, 1000, 1_000_000, 65_535)
+    assert pos == (24 if number == 0 else 24 + 16 + len(frame))
+    mine = flow_shard(1, frame, 0, len(frame), jobs) == shard
+    assert (number, t.skipped, t.consumed) == ((0, 0, 0) if mine else (1, 1, 0))
 
 
 def _records(path: Path, light: bool) -> tuple[list[dict[str, object]], int, list[str], int]:
@@ -195,7 +211,6 @@ def test_scan_pcapng_consumes_the_enhanced_packet_blocks_of_known_flows(big: boo
     assert t is not None
     key = _key(5)
     t.add(key, 64, bytes.fromhex("020000000002" "020000000001"))
-    t.countdown = 1000
     # Interface 0: Ethernet in microseconds, 2 s offset; interface 1: raw IP (never consumed).
     clocks = [(1, 1000, 1, 2 * 10**9), (101, 1000, 1, 0)]
     blocks = [_epb(_frame(key, 0x10, 10), 1_700_000_000_000_001, big),

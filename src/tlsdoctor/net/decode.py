@@ -179,8 +179,9 @@ def _decode_ipv6(buf: Buffer, p: int, end: int, src_mac: bytes | None, dst_mac: 
 
 def flow_shard(linktype: int, buf: Buffer, off: int, caplen: int, jobs: int) -> int:
     """The shard (``0 <= shard < jobs``) of a frame's TCP connection, for flow-sharded workers
-    (``parallel.py``): a hash of its 4-tuple taken in the same order from both directions, so that every
-    frame of a connection falls in one shard. 0 for anything that is not TCP over IP."""
+    (``parallel.py``): its 4-tuple taken in the same order from both directions (so that every frame of
+    a connection falls in one shard), read as a big-endian integer and mixed (``SHARD_MIX``), modulo
+    ``jobs``. 0 for anything that is not TCP over IP."""
     if (linktype == LINKTYPE_ETHERNET and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
             and buf[off + 14] == 0x45 and buf[off + 23] == IPPROTO_TCP):
         a = bytes(buf[off + 26 : off + 30]) + bytes(buf[off + 34 : off + 36])
@@ -195,7 +196,16 @@ def flow_shard(linktype: int, buf: Buffer, off: int, caplen: int, jobs: int) -> 
         a = src + bytes(buf[l4 : l4 + 2])
         z = dst + bytes(buf[l4 + 2 : l4 + 4])
     key = a + z if a <= z else z + a
-    return hash(key) % jobs
+    return (int.from_bytes(key, "big") % SHARD_PRIME * SHARD_MIX >> 29) % jobs
+
+
+SHARD_PRIME: Final = 2_147_483_647
+SHARD_MIX: Final = 0x2545F491
+"""``flow_shard`` is a hash of our own rather than ``hash()``, so that the C light path
+(``_lightpath.c``, ``frame_shard``) computes the same shard and skips other workers' frames: the
+4-tuple modulo 2**31 - 1, times an odd constant below 2**30 (all within 62 bits, so compiled code
+never boxes), whose upper bits pick the shard. Without the multiplication, flows whose ports follow
+one another would all fall in one shard."""
 
 
 def format_ip(raw: bytes) -> str:
