@@ -60,7 +60,7 @@ class ConnectionStream:
             else:
                 frames = source.frames()
             analyzer = CaptureAnalyzer(self.name, keylog)
-            source.use_light_table(analyzer.light)
+            analyzer.attach(source)
             self.stats = analyzer.stats
             yield from analyzer.analyze(frames)
             kl_anomalies = [f"key log line {n}: {why}" for n, why in keylog.anomalies] if keylog is not None else []

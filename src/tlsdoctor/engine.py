@@ -257,7 +257,15 @@ class CaptureAnalyzer:
         self._ready: list[ConnectionRecord] = []  # records finished by the slow path, to be yielded
         self.light = new_light_table()
         """The counters of the light IPv4 flows, kept in C while their plain packets are consumed there
-        (``CaptureSource.use_light_table``); ``_pull`` brings them back before anything reads them."""
+        (``attach``); ``_pull`` brings them back before anything reads them."""
+
+    def attach(self, source: CaptureSource, shard: int = 0, jobs: int = 1) -> None:
+        """Let ``source``'s reader consume the plain packets of this analyzer's light flows in C (when the
+        build has the light path), and, for the worker of flow shard ``shard`` of ``jobs``, skip the other
+        shards' frames there, as ``shard_frames`` would drop them. Call it before ``analyze``."""
+        source.use_light_table(self.light)
+        if self.light is not None and jobs > 1:
+            self.light.set_shard(shard, jobs)
 
     # --- the hot loop ---------------------------------------------------------------------------
     def analyze(self, frames: Iterable[FrameTuple]) -> Iterator[ConnectionRecord]:

@@ -163,7 +163,7 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
         with open_capture(f.path) as source:
             frames, embedded = embedded_keylog(source)
             analyzer = CaptureAnalyzer(name, _keylog_for_capture(name, embedded, ev))
-            source.use_light_table(analyzer.light)
+            analyzer.attach(source)
             if progress is not None:
                 frames = _frames_with_progress(frames, name, lambda: source.bytes_read,  # type: ignore[assignment]
                                                source.size or 0, progress)

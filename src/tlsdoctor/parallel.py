@@ -103,9 +103,7 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
         if embedded is not None:
             keylog = embedded if keylog is None else keylog.merged(embedded)
         analyzer = CaptureAnalyzer(name, keylog)
-        source.use_light_table(analyzer.light)
-        if analyzer.light is not None:
-            analyzer.light.set_shard(shard, jobs)  # other shards' frames skipped in C, as shard_frames would
+        analyzer.attach(source, shard, jobs)
 
         def records() -> Iterator[ConnectionRecord]:
             for rec in analyzer.analyze(shard_frames(frames, shard, jobs)):
@@ -163,9 +161,7 @@ def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[
     anomalies: list[str] = []
     with open(spool, "wb") as out, open_capture(path) as source:
         analyzer = CaptureAnalyzer(name)
-        source.use_light_table(analyzer.light)
-        if analyzer.light is not None:
-            analyzer.light.set_shard(shard, jobs)  # other shards' frames skipped in C, as shard_frames would
+        analyzer.attach(source, shard, jobs)
         for rec in analyzer.analyze(shard_frames(source.frames(), shard, jobs)):
             first = rec.frames.get("first", 0)
             firsts.append(first)

@@ -181,7 +181,7 @@ def _records(path: Path, light: bool) -> tuple[list[dict[str, object]], int, lis
         analyzer = CaptureAnalyzer(path.name)
         if not light:
             analyzer.light = None
-        source.use_light_table(analyzer.light)
+        analyzer.attach(source)
         recs = [record_to_json(r) for r in analyzer.analyze(source.frames())]
         consumed = analyzer.light.consumed if analyzer.light is not None else 0
         return recs, analyzer.stats.frames, analyzer.anomalies + [str(a) for a in source.anomalies], consumed
