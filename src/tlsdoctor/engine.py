@@ -84,10 +84,11 @@ _PSH: Final = 0x08
 _ACK: Final = 0x10
 _MOD: Final = 1 << 32
 
-# IPv4 header (from its first byte) through the TCP window, skipping checksum and addresses:
-# version/IHL, total length, IP-ID, flags/fragment, TTL, protocol, [checksum, src, dst], ports, seq,
-# ack, data offset/flags, window.
-_V4TCP = struct.Struct("!BxHHHBB10xHHIIHH")
+# The Ethernet type, then the IPv4 header (from its first byte) through the TCP window, skipping
+# checksum and addresses: version/IHL, total length, IP-ID, flags/fragment, TTL, protocol, [checksum,
+# src, dst], ports, seq, ack, data offset/flags, window. One call reads them all (indexing the mmap
+# byte by byte to test the Ethernet type first cost more than the call).
+_V4TCP = struct.Struct("!HBxHHHBB10xHHIIHH")
 _TCP = struct.Struct("!HHIIHH")
 _PORTS = struct.Struct("!HH")
 
@@ -285,11 +286,10 @@ class CaptureAnalyzer:
                 # worker keeps house at the same frames, with the same times, as one process does).
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
-            if (linktype == 1 and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
-                    and buf[off + 14] == 0x45 and buf[off + 23] == 6):
-                _vihl, total, ipid, frag, ttl, _proto, sport, dport, seq, ack, offflags, win = v4tcp(
-                    buf, off + 14)
-                if not frag & 0x3FFF:
+            if linktype == 1 and caplen >= 54:
+                ethertype, vihl, total, ipid, frag, ttl, proto, sport, dport, seq, ack, offflags, win = v4tcp(
+                    buf, off + 12)
+                if ethertype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
                     key = buf[off + 26 : off + 38]
                     doff = (offflags >> 12) * 4
                     flags = offflags & 0x0FFF

@@ -5,6 +5,7 @@ a binary stdout."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -61,6 +62,13 @@ def test_iso_cache_stays_bounded() -> None:
     assert 0 < len(rc._ISO_SECONDS) <= rc._ISO_SECONDS_MAX
 
 
+@given(st.dictionaries(st.text(max_size=12), st.integers(min_value=0, max_value=2**40), max_size=16))
+def test_milestones_in_frame_order_then_by_name(frames: dict[str, int]) -> None:
+    ordered = rc._in_frame_order(frames)
+    assert ordered == frames
+    assert list(ordered.items()) == sorted(frames.items(), key=lambda item: (item[1], item[0]))
+
+
 def test_flag_letters_table_matches_every_flag_combination() -> None:
     for flags in range(0x1000):
         assert rc._FLAG_LETTERS[flags & 0x1F] == flag_letters(flags)
@@ -93,3 +101,22 @@ def test_cli_json_into_a_closed_pipe_is_not_an_error(jobs: str) -> None:
                           text=True, timeout=120, check=True)
     assert len(proc.stdout.splitlines()) == 1 and json.loads(proc.stdout)["capture"] == "mixed_small.pcap"
     assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+
+
+def test_certificate_json_is_remembered_per_facts_object_and_copied() -> None:
+    records = [rec for rec in connections(str(SAMPLES / "mixed_small.pcap")) if rec.tls.server_certificates]
+    assert records
+    cert = records[0].tls.server_certificates[0]
+    first = rc._certificate_json(cert)
+    assert first == rc._new_certificate_json(cert)
+    first["san_dns"].append("changed.example")
+    first["subject"] = "changed"
+    second = rc._certificate_json(cert)  # from memory: what the caller changed is not in it
+    assert second == rc._new_certificate_json(cert)
+    assert second["san_dns"] is not first["san_dns"]
+    # Equal facts that are another object get their own entry, the same JSON.
+    twin = dataclasses.replace(cert)
+    assert twin is not cert and rc._certificate_json(twin) == second
+    for _ in range(rc._CERT_JSON_MAX + 3):
+        rc._certificate_json(dataclasses.replace(cert))
+    assert 0 < len(rc._CERT_JSON) <= rc._CERT_JSON_MAX

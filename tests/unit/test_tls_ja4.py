@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from test_tls_handshakes import transcript
 
+from tlsdoctor.tls import ja4 as ja4_module
 from tlsdoctor.tls.events import HandshakeEvent
 from tlsdoctor.tls.ja4 import ja4, ja4_alpn_chars, ja4_raw
 from tlsdoctor.tls.messages import ClientHello, Extension, parse_client_hello
@@ -161,3 +164,13 @@ def test_openssl_client_fingerprint_is_stable_across_sni() -> None:
     assert a.startswith("t13d") and b.startswith("t13i")
     assert a[4:6] == b[4:6]  # same cipher count
     assert a.split("_")[1:] == b.split("_")[1:]  # SNI and ALPN are outside the hashes
+
+
+def test_hashes_are_remembered_and_the_memory_stays_bounded() -> None:
+    for i in range(ja4_module._HASHED_MAX + 10):
+        text = f"{i:04x},1301"
+        expected = hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
+        assert ja4_module._hash12(text) == expected
+        assert ja4_module._hash12(text) == expected  # the second time from memory
+    assert 0 < len(ja4_module._HASHED) <= ja4_module._HASHED_MAX
+    assert ja4_module._hash12("") == "000000000000"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -31,7 +30,8 @@ _ISO_SECONDS_MAX: Final = 4096
 
 
 def _iso(ts_ns: int) -> str:
-    """UTC time with microseconds, e.g. 2026-11-24T09:35:33.448950Z (written out: datetime is slow here)."""
+    """UTC time with microseconds, e.g. 2026-11-24T09:35:33.448950Z (written out: datetime is slow here;
+    the microseconds padded by ``str`` of 1,000,000 more, since a format spec costs a ``format`` call)."""
     sec, ns = divmod(ts_ns, 1_000_000_000)
     head = _ISO_SECONDS.get(sec)
     if head is None:
@@ -40,7 +40,7 @@ def _iso(ts_ns: int) -> str:
         if len(_ISO_SECONDS) >= _ISO_SECONDS_MAX:
             _ISO_SECONDS.clear()
         _ISO_SECONDS[sec] = head
-    return f"{head}.{ns // 1000:06d}Z"
+    return f"{head}.{str(1_000_000 + ns // 1000)[1:]}Z"
 
 
 def _direction_json(d: DirectionFacts) -> dict[str, Any]:
@@ -53,7 +53,29 @@ def _direction_json(d: DirectionFacts) -> dict[str, Any]:
     }
 
 
+_CERT_JSON: Final[dict[int, tuple[CertificateFacts, dict[str, Any]]]] = {}
+"""``id(facts)`` -> (the facts, their JSON object). A server sends the same certificates on every
+connection and ``certificate_facts`` returns one facts object per DER (its cache), so most lookups hit.
+Each entry holds its facts object, so that an id cannot be reused while it is here (emptied when full)."""
+_CERT_JSON_MAX: Final = 256
+
+
 def _certificate_json(cert: CertificateFacts) -> dict[str, Any]:
+    """The JSON object of a certificate: a copy of the one made for the same facts object before, if any
+    (its lists copied too: the caller owns what it gets)."""
+    entry = _CERT_JSON.get(id(cert))
+    if entry is None or entry[0] is not cert:
+        if len(_CERT_JSON) >= _CERT_JSON_MAX:
+            _CERT_JSON.clear()
+        entry = (cert, _new_certificate_json(cert))
+        _CERT_JSON[id(cert)] = entry
+    data = dict(entry[1])
+    data["san_dns"] = list(data["san_dns"])
+    data["san_ips"] = list(data["san_ips"])
+    return data
+
+
+def _new_certificate_json(cert: CertificateFacts) -> dict[str, Any]:
     return {
         "subject": cert.subject, "issuer": cert.issuer, "serial": cert.serial,
         "not_before": cert.not_before.isoformat() if cert.not_before else None,
@@ -81,8 +103,12 @@ _FLAG_LETTERS: Final = tuple(flag_letters(f) for f in range(32))
 """``flag_letters`` of every combination of the five flags it names (FIN, SYN, RST, PSH, ACK)."""
 
 
-_BY_FRAME_THEN_NAME: Final = itemgetter(1, 0)
-"""Milestones in frame order, ties by name."""
+def _in_frame_order(frames: dict[str, int]) -> dict[str, int]:
+    """The milestones in frame order, ties by name: sorted by name, then (stably) by frame, which builds
+    no tuple per milestone as sorting the items by ``(frame, name)`` does."""
+    names = sorted(frames)
+    names.sort(key=frames.__getitem__)
+    return {name: frames[name] for name in names}
 
 
 def record_to_json(rec: ConnectionRecord) -> dict[str, Any]:
@@ -112,11 +138,11 @@ def record_to_json(rec: ConnectionRecord) -> dict[str, Any]:
         "ja4": t.ja4,
         "alert": _alert_json(rec.alert),
         "alerts": [_alert_json(a) for a in t.alerts],
-        "ended_by": rec.ended_by.value,
+        "ended_by": rec.ended_by._value_,  # .value is a property written in Python, called per record
         "end_sender": rec.end_sender,
         "history": rec.history,
         "tcp_history": rec.tcp_history,
-        "frames": dict(sorted(rec.frames.items(), key=_BY_FRAME_THEN_NAME)),
+        "frames": _in_frame_order(rec.frames),
         "not_tls": not_tls,
         "server_certificates": [_certificate_json(c) for c in t.server_certificates],
         "client_certificates": (None if t.client_certificates is None

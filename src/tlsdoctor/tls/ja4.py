@@ -44,8 +44,22 @@ _ALPN: Final = int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION)
 _SUPPORTED_VERSIONS: Final = int(ExtensionType.SUPPORTED_VERSIONS)
 
 
+_HASHED: Final[dict[str, str]] = {}
+"""Text -> its 12 hex characters: clients of one kind send the same suites and extensions on every
+connection, so most hashes repeat (emptied when full)."""
+_HASHED_MAX: Final = 4096
+
+
 def _hash12(text: str) -> str:
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:12] if text else _EMPTY_HASH
+    if not text:
+        return _EMPTY_HASH
+    hashed = _HASHED.get(text)
+    if hashed is None:
+        hashed = hashlib.sha256(text.encode("ascii")).hexdigest()[:12]
+        if len(_HASHED) >= _HASHED_MAX:
+            _HASHED.clear()
+        _HASHED[text] = hashed
+    return hashed
 
 
 def _is_alnum(byte: int) -> bool:

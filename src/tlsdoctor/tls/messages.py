@@ -270,7 +270,6 @@ def _duplicates(exts: tuple[Extension, ...]) -> list[str]:
 # reference would (tests/unit/test_tls_speedpath.py checks it on mutated real hellos).
 
 _U16_STRUCTS: Final = tuple(struct.Struct(f">{k}H") for k in range(129))
-_HH: Final = struct.Struct(">HH").unpack_from
 _tuple_new: Final = tuple.__new__
 
 
@@ -285,17 +284,16 @@ def _fast_extensions(d: bytes, p: int) -> tuple[tuple[Extension, ...], list[int]
     """The extensions in ``d[p:]`` and their types, or None when they do not tile it exactly."""
     types: list[int] = []
     datas: list[bytes] = []
-    hh = _HH
-    try:
-        while p < len(d):
-            t, m = hh(d, p)  # struct.error when fewer than 4 bytes are left
-            p += 4
-            types.append(t)
-            datas.append(d[p:p + m])
-            p += m
-    except struct.error:
-        return None
-    if p != len(d):  # the last extension ran past the end
+    n = len(d)
+    while p + 4 <= n:
+        # Read byte by byte: compiled, these are plain C ints (a struct call's results would be objects).
+        t = (d[p] << 8) | d[p + 1]
+        m = (d[p + 2] << 8) | d[p + 3]
+        p += 4
+        types.append(t)
+        datas.append(d[p:p + m])
+        p += m
+    if p != n:  # fewer than 4 bytes left, or the last extension ran past the end
         return None
     # Extension(t, data) for each, built in C rather than by the NamedTuple's Python-level __new__.
     return tuple(map(_tuple_new, repeat(Extension, len(types)), zip(types, datas, strict=True))), types
@@ -710,7 +708,8 @@ def _fd_key_share(x: bytes) -> _Fields | None:
     while p < n:
         if p + 4 > n:
             return None
-        group, m = _HH(x, p)
+        group = (x[p] << 8) | x[p + 1]
+        m = (x[p + 2] << 8) | x[p + 3]
         p += 4 + m
         if p > n:
             return None
@@ -823,44 +822,42 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
         out: list[Extension] = []
         types: list[int] = []
         decoders = _CH_DECODERS
-        hh = _HH
         new = _tuple_new
-        try:
-            while p < n:
-                t, m = hh(body, p)  # struct.error when fewer than 4 bytes are left
-                p += 4
-                data = body[p:p + m]
-                p += m
-                types.append(t)
-                entry = decoders.get(t)
-                if entry is None:
-                    out.append(new(Extension, (t, data)))
-                    continue
-                cache = entry[1]
-                if cache is None:
-                    decoded = entry[0](data)
-                    if decoded is None:
-                        return _parse_client_hello_reference(body)
-                    out.append(new(Extension, (t, data)))
-                    fields.update(decoded)
-                    continue
-                hit = cache.get(data)
-                if hit is None:
-                    # A decode depends on the bytes alone, so caching one of an extension that
-                    # turns out to overrun the body (p > n below) is harmless.
-                    decoded = entry[0](data)
-                    if decoded is None:
-                        return _parse_client_hello_reference(body)
-                    hit = (new(Extension, (t, data)), decoded)
-                    if m <= _FIELD_CACHE_MAX_DATA:
-                        if len(cache) >= FIELD_CACHE_SIZE:
-                            cache.clear()
-                        cache[data] = hit
-                out.append(hit[0])
-                fields.update(hit[1])
-        except struct.error:
-            return _parse_client_hello_reference(body)
-        if p != n:  # the last extension ran past the end
+        while p + 4 <= n:
+            # Byte by byte, as in _fast_extensions: compiled, t and m are plain C ints.
+            t = (body[p] << 8) | body[p + 1]
+            m = (body[p + 2] << 8) | body[p + 3]
+            p += 4
+            data = body[p:p + m]
+            p += m
+            types.append(t)
+            entry = decoders.get(t)
+            if entry is None:
+                out.append(new(Extension, (t, data)))
+                continue
+            cache = entry[1]
+            if cache is None:
+                decoded = entry[0](data)
+                if decoded is None:
+                    return _parse_client_hello_reference(body)
+                out.append(new(Extension, (t, data)))
+                fields.update(decoded)
+                continue
+            hit = cache.get(data)
+            if hit is None:
+                # A decode depends on the bytes alone, so caching one of an extension that
+                # turns out to overrun the body (p > n below) is harmless.
+                decoded = entry[0](data)
+                if decoded is None:
+                    return _parse_client_hello_reference(body)
+                hit = (new(Extension, (t, data)), decoded)
+                if m <= _FIELD_CACHE_MAX_DATA:
+                    if len(cache) >= FIELD_CACHE_SIZE:
+                        cache.clear()
+                    cache[data] = hit
+            out.append(hit[0])
+            fields.update(hit[1])
+        if p != n:  # fewer than 4 bytes left, or the last extension ran past the end
             return _parse_client_hello_reference(body)
         exts = tuple(out)
         if len(set(types)) != len(types):
