@@ -280,6 +280,20 @@ class CaptureAnalyzer:
         lt = self.light
         number = 0
         ts = 0
+        # Declared, so that compiled they are C ints, not the objects the struct call's tuple holds.
+        ethertype: int
+        vihl: int
+        total: int
+        ipid: int
+        frag: int
+        ttl: int
+        proto: int
+        sport: int
+        dport: int
+        seq: int
+        ack: int
+        offflags: int
+        win: int
         for number, ts, linktype, buf, off, caplen, _origlen in frames:
             if not number & HOUSEKEEPING_MASK:
                 # Every 1024th frame of the capture (not of the frames this analyzer sees: a flow shard's

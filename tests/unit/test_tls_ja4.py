@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import pytest
@@ -11,6 +12,7 @@ from tlsdoctor.tls import ja4 as ja4_module
 from tlsdoctor.tls.events import HandshakeEvent
 from tlsdoctor.tls.ja4 import ja4, ja4_alpn_chars, ja4_raw
 from tlsdoctor.tls.messages import ClientHello, Extension, parse_client_hello
+from tlsdoctor.tls.registry import is_grease
 from tlsdoctor.tls.stream import TLSDirectionParser
 
 # ClientHello records (TCP payloads) from FoxIO-LLC/ja4 pcap/*, with the JA4 its
@@ -174,3 +176,36 @@ def test_hashes_are_remembered_and_the_memory_stays_bounded() -> None:
         assert ja4_module._hash12(text) == expected  # the second time from memory
     assert 0 < len(ja4_module._HASHED) <= ja4_module._HASHED_MAX
     assert ja4_module._hash12("") == "000000000000"
+
+
+def test_remembered_fingerprints_follow_every_list_they_depend_on() -> None:
+    base = _client_hello(FOXIO_VECTORS["tls-sni.pcapng#0"][1])
+    suite = next(c for c in base.cipher_suites if not is_grease(c))
+    extension = next(e for e in base.extensions if not is_grease(e.type))
+    hellos = [
+        base,
+        dataclasses.replace(base, cipher_suites=tuple(c for c in base.cipher_suites if c != suite)),
+        dataclasses.replace(base, extensions=tuple(e for e in base.extensions if e != extension)),
+        dataclasses.replace(base, supported_versions=(0x0303,)),
+        dataclasses.replace(base, signature_algorithms=base.signature_algorithms[:-1]),
+        dataclasses.replace(base, alpn_raw=(b"http/1.1",)),
+        dataclasses.replace(base, legacy_version=0x0301, supported_versions=()),
+    ]
+    fresh = []
+    for ch in hellos:
+        ja4_module._FINGERPRINTS.clear()
+        fresh.append(ja4(ch))
+    assert len(set(fresh)) == len(hellos)  # each change changes the fingerprint
+    ja4_module._FINGERPRINTS.clear()
+    assert [ja4(ch) for ch in hellos] == fresh  # none given another's remembered fingerprint
+    assert [ja4(ch) for ch in hellos] == fresh  # all from memory now
+    assert ja4(base, "q") == "q" + fresh[0][1:]
+    with pytest.raises(ValueError):
+        ja4(base, "x")
+
+
+def test_remembered_fingerprints_stay_bounded() -> None:
+    ch = _hello((0x1301,), ())
+    for n in range(ja4_module._FINGERPRINTS_MAX + 3):
+        ja4(dataclasses.replace(ch, cipher_suites=(n,)))
+    assert 0 < len(ja4_module._FINGERPRINTS) <= ja4_module._FINGERPRINTS_MAX

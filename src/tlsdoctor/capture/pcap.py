@@ -134,6 +134,11 @@ class PcapParser:
         number = self.number
         fast_end = end - RECORD_HEADER - MAX_CAPLEN
         big_endian = self._big_endian
+        # Declared, so that compiled they are C ints, not the objects struct's and scan's tuples hold.
+        sec: int
+        frac: int
+        caplen: int
+        origlen: int
         try:
             while True:
                 # Fast zone: any record starting here fits before ``end`` if its caplen is sane.

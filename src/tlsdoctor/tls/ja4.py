@@ -42,6 +42,7 @@ _GREASE: Final = frozenset(0x0A0A + 0x1010 * i for i in range(16))
 _SERVER_NAME: Final = int(ExtensionType.SERVER_NAME)
 _ALPN: Final = int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION)
 _SUPPORTED_VERSIONS: Final = int(ExtensionType.SUPPORTED_VERSIONS)
+_type_of: Final = itemgetter(0)
 
 
 _HASHED: Final[dict[str, str]] = {}
@@ -92,15 +93,29 @@ def ja4_raw(client_hello: ClientHello, transport: str = "t") -> str:
     return f"{a}_{ciphers}_{extensions}"
 
 
+_FINGERPRINTS: Final[dict[tuple[object, ...], str]] = {}
+"""What a fingerprint depends on -> the fingerprint: clients of one kind send the same lists on every
+connection (emptied when full; a client that shuffles its extensions, as Chrome does, only adds keys)."""
+_FINGERPRINTS_MAX: Final = 4096
+
+
 def ja4(client_hello: ClientHello, transport: str = "t") -> str:
     """JA4 of a ClientHello; ``transport`` is ``t`` (TLS over TCP), ``q`` (QUIC) or ``d`` (DTLS)."""
-    a, ciphers, extensions = _parts(client_hello, transport)
-    return f"{a}_{_hash12(ciphers)}_{_hash12(extensions)}"
+    ch = client_hello
+    key = (transport, ch.legacy_version, ch.cipher_suites, tuple(map(_type_of, ch.extensions)),
+           ch.supported_versions, ch.signature_algorithms, ch.alpn_raw[:1])  # everything _parts reads
+    fingerprint = _FINGERPRINTS.get(key)
+    if fingerprint is None:
+        a, ciphers, extensions = _parts(ch, transport)
+        fingerprint = f"{a}_{_hash12(ciphers)}_{_hash12(extensions)}"
+        if len(_FINGERPRINTS) >= _FINGERPRINTS_MAX:
+            _FINGERPRINTS.clear()
+        _FINGERPRINTS[key] = fingerprint
+    return fingerprint
 
 
 _PACK_U16S: Final = tuple(struct.Struct(f">{k}H").pack for k in range(129))
 _TWO_DIGITS: Final = tuple(f"{i:02d}" for i in range(100))
-_type_of: Final = itemgetter(0)
 
 
 def _hex_list(values: Sequence[int]) -> str:
