@@ -270,11 +270,11 @@ class CaptureAnalyzer:
 
     # --- the hot loop ---------------------------------------------------------------------------
     def analyze(self, frames: Iterable[FrameTuple]) -> Iterator[ConnectionRecord]:
+        # Compiled, ``flows.get(...)`` and ``self._slow(...)`` are direct C calls with C ints: no local
+        # alias of a bound method here (which would be a generic call with every int boxed).
         flows = self.flows
-        get = flows.get
         v4tcp = _V4TCP.unpack_from
         stats = self.stats
-        slow = self._slow
         closing = self.closing
         ready = self._ready
         lt = self.light
@@ -308,7 +308,7 @@ class CaptureAnalyzer:
                     doff = (offflags >> 12) * 4
                     flags = offflags & 0x0FFF
                     plen = total - 20 - doff
-                    d = get(key)
+                    d = flows.get(key)
                     if isinstance(d, _Dir):  # not None, not a tombstone (whose packets the slow path drops)
                         c = d.conn
                         if c.light and not flags & 7:
@@ -331,7 +331,7 @@ class CaptureAnalyzer:
                     poff = off + 34 + doff
                     avail = min(plen, off + caplen - poff)
                     try:
-                        slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
+                        self._slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
                              bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail, off + caplen)
                     except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                         self._internal_error(number, key, exc)
@@ -367,7 +367,7 @@ class CaptureAnalyzer:
             stats.tcp_packets += 1
             macs = (dmac + smac) if (smac is not None and dmac is not None) else None
             try:
-                slow(get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
+                self._slow(flows.get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
                      macs, buf, l4, doff, poff, plen, avail, end)
             except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                 self._internal_error(number, key, exc)
