@@ -812,7 +812,8 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
         return _parse_client_hello_reference(body)
     compression = tuple(body[p - m:p])
     exts: tuple[Extension, ...] = ()
-    fields: dict[str, object] = {}
+    decodes: list[_Fields] = []  # each decoded extension's fields, in order (a later one wins, as in a dict)
+    duplicates: tuple[str, ...] = ()
     if p < n:
         # RFC 5246 section 7.4.1.2: the extensions block may be absent altogether (pre-TLS 1.2 clients).
         if p + 2 > n or ((body[p] << 8) | body[p + 1]) != n - p - 2:
@@ -841,7 +842,7 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
                 if decoded is None:
                     return _parse_client_hello_reference(body)
                 out.append(new(Extension, (t, data)))
-                fields.update(decoded)
+                decodes.append(decoded)
                 continue
             hit = cache.get(data)
             if hit is None:
@@ -856,18 +857,21 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
                         cache.clear()
                     cache[data] = hit
             out.append(hit[0])
-            fields.update(hit[1])
+            decodes.append(hit[1])
         if p != n:  # fewer than 4 bytes left, or the last extension ran past the end
             return _parse_client_hello_reference(body)
         exts = tuple(out)
         if len(set(types)) != len(types):
-            fields["decode_errors"] = tuple(_duplicates(exts))
+            duplicates = tuple(_duplicates(exts))
     hello: ClientHello = _new_client_hello((body[0] << 8) | body[1], body[2:34], body[35:35 + sid_len], suites,
                                            compression, exts)
     # The extensions' fields, set before anyone sees the hello: three times as fast, compiled, as passing
     # them as keywords, which the class's generic call parses against its thirty parameters.
-    for name, value in fields.items():
-        object.__setattr__(hello, name, value)
+    for decoded in decodes:
+        for name, value in decoded:
+            object.__setattr__(hello, name, value)
+    if duplicates:
+        object.__setattr__(hello, "decode_errors", duplicates)
     return hello
 
 
