@@ -1,12 +1,16 @@
 """Time tlsdoctor against tshark on the same captures, in the same run; measure peak memory; cross-check.
 
     python bench/run.py [--size 1G | --sizes 256M,1G] [--profile gateway] [--check-size 50M] [--keep]
+                        [--repeat 3] [--no-plain] [--no-table]
                         [--write docs/performance.md]
 
 For each size: generate the capture with bench/make_capture.py (kept in bench/out/, reused when
-present), then run each of these once, each in a fresh child process, and read its wall time, CPU time
+present), then run each of these, each in a fresh child process, and read its wall time, CPU time
 and peak RSS (``/usr/bin/time -f`` when installed, otherwise ``os.wait4`` on the child: both report the
-kernel's ``ru_maxrss`` for that child):
+kernel's ``ru_maxrss`` for that child). With ``--repeat N`` every command runs N times, in N rounds of
+all the commands one after the other (so that a slow spell of a shared machine falls on all of them
+alike), and each is reported by its fastest run, as ``timeit`` does (noise only ever adds time), with
+the slowest beside it; peak RSS is the highest of its runs:
 
 * ``tlsdoctor connections F --json --jobs 1 > /dev/null`` (one process) and without ``--jobs`` (every core)
 * ``tlsdoctor connections F > /dev/null`` (the terminal table)
@@ -95,6 +99,12 @@ def measure(cmd: list[str]) -> Measurement:
     if os.waitstatus_to_exitcode(status):
         raise RuntimeError(f"{cmd[0]} failed with status {status}")
     return Measurement(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, load)
+
+
+def fastest(runs: list[Measurement]) -> Measurement:
+    """The fastest of a command's runs (its wall and CPU time and load), with the highest peak RSS of all."""
+    best = min(runs, key=lambda m: m.wall)
+    return Measurement(best.wall, best.cpu, max(m.peak_rss for m in runs), best.load)
 
 
 def ensure_capture(size: str, profile: str, seed: int) -> tuple[Path, dict[str, Any]]:
@@ -269,12 +279,16 @@ def main() -> None:
     ap.add_argument("--no-table", action="store_true", help="skip timing the terminal table")
     ap.add_argument("--keep", action="store_true", help="keep the generated captures in bench/out/")
     ap.add_argument("--write", type=Path, help="put the results into this Markdown file (between markers)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every command this many times, in rounds; report each by its fastest run")
+    ap.add_argument("--no-plain", action="store_true", help="skip timing the plain Python build")
     args = ap.parse_args()
     sizes = [args.size] if args.size else args.sizes.split(",")
     about = machine()
     print(about, flush=True)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     rows: list[tuple[str, dict[str, Any], str, Measurement, float]] = []
+    slowest: dict[tuple[str, str], float] = {}
     made: list[Path] = []
     writers: list[str] = []
     for size in sizes:
@@ -282,10 +296,11 @@ def main() -> None:
         made.append(path)
         runs = {"`tlsdoctor connections F --json --jobs 1`": [*tlsdoctor_cmd(), "connections", str(path), "--json",
                                                               "--jobs", "1"],
-                "`tlsdoctor connections F --json --jobs 1`, plain Python build": [
-                    *plain_python_cmd(), "connections", str(path), "--json", "--jobs", "1"],
                 "`tlsdoctor connections F --json` (all cores)": [*tlsdoctor_cmd(), "connections", str(path),
                                                                  "--json"]}
+        if not args.no_plain:
+            runs["`tlsdoctor connections F --json --jobs 1`, plain Python build"] = [
+                *plain_python_cmd(), "connections", str(path), "--json", "--jobs", "1"]
         runs["`tlsdoctor diagnose F --json --jobs 1`"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
                                                          "--no-progress", "--jobs", "1"]
         runs["`tlsdoctor diagnose F --json` (all cores)"] = [*tlsdoctor_cmd(), "diagnose", str(path), "--json",
@@ -298,13 +313,16 @@ def main() -> None:
             runs["`tlsdoctor connections F` (table)"] = [*tlsdoctor_cmd(), "connections", str(path)]
         runs["tshark, the issue's command"] = tshark_cmd(path)
         runs["bare Python header loop"] = [sys.executable, "-c", BARE_LOOP, str(path)]
-        results = {}
-        for name, cmd in runs.items():
-            results[name] = m = measure(cmd)
-            nbytes, npackets = int(summary["bytes"]), int(summary["packets"])
-            print(f"{size} {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, {nbytes / m.wall / 1e6:.1f} MB/s, "
-                  f"{npackets / m.wall / 1e3:.0f} k packets/s, peak RSS {m.peak_rss / 2**20:.0f} MiB "
-                  f"(load before: {m.load:.1f})", flush=True)
+        every: dict[str, list[Measurement]] = {name: [] for name in runs}
+        for round_ in range(1, max(1, args.repeat) + 1):
+            for name, cmd in runs.items():
+                every[name].append(m := measure(cmd))
+                nbytes, npackets = int(summary["bytes"]), int(summary["packets"])
+                print(f"{size} round {round_} {name}: {m.wall:.1f} s wall, {m.cpu:.1f} s CPU, "
+                      f"{nbytes / m.wall / 1e6:.1f} MB/s, {npackets / m.wall / 1e3:.0f} k packets/s, "
+                      f"peak RSS {m.peak_rss / 2**20:.0f} MiB (load before: {m.load:.1f})", flush=True)
+        results = {name: fastest(ms) for name, ms in every.items()}
+        slowest.update({(size, name): max(m.wall for m in ms) for name, ms in every.items()})
         writers.append(writers_line(size, path, results))
         tshark_wall = results["tshark, the issue's command"].wall
         for name, m in results.items():
@@ -319,12 +337,15 @@ def main() -> None:
         check_lines.insert(0, f"on {check_path.name} ({int(check_summary['bytes']) / 1e6:.0f} MB, "
                            f"{int(check_summary['packets']):,} packets): {'all equal' if ok else 'MISMATCH'}")
         print("\n".join(check_lines), flush=True)
-    table = ["| capture | packets | connections | command | wall s | CPU s | MB/s | packets/s | peak RSS | "
-             "tshark time / this |", "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+    repeated = args.repeat > 1
+    table = ["| capture | packets | connections | command | wall s | " + ("slowest s | " if repeated else "")
+             + "CPU s | MB/s | packets/s | peak RSS | tshark time / this |",
+             "|---|---:|---:|---|---:|" + ("---:|" if repeated else "") + "---:|---:|---:|---:|---:|"]
     for size, summary, name, m, ratio in rows:
         nbytes, npackets = int(summary["bytes"]), int(summary["packets"])
         table.append(f"| {args.profile} {size} ({nbytes / 1e6:,.0f} MB) | {npackets:,} | "
-                     f"{int(summary['connections']):,} | {name} | {m.wall:.1f} | {m.cpu:.1f} | "
+                     f"{int(summary['connections']):,} | {name} | {m.wall:.1f} | "
+                     + (f"{slowest[(size, name)]:.1f} | " if repeated else "") + f"{m.cpu:.1f} | "
                      f"{nbytes / m.wall / 1e6:.1f} | {npackets / m.wall / 1e3:,.0f} k | "
                      f"{m.peak_rss / 2**20:,.0f} MiB | {ratio:.2f}x |")
     costs = []
@@ -339,8 +360,12 @@ def main() -> None:
                          + (f"; on all cores {p.wall:.1f} s ({d.wall / p.wall:.2f}x faster)" if p else ""))
     text_costs = ("diagnose against connections (issue 4: at most 1.3x): " + "; ".join(costs) + ".\n\n"
                   if costs else "") + ("The writers (issue 7): " + "; ".join(writers) + ".\n\n" if writers else "")
-    text = (f"Run of {started} on {platform.node()}: {about}. One run per command; 1-minute load average "
-            f"before each: {', '.join(f'{m.load:.1f}' for *_x, m, _r in rows)}.\n\n" + "\n".join(table) + "\n\n"
+    runs_text = (f"{args.repeat} runs per command, in {args.repeat} rounds; each row is its fastest run (wall "
+                 f"and CPU time of that run), with its slowest beside it, and the highest peak RSS of its runs"
+                 if repeated else "One run per command")
+    text = (f"Run of {started} on {platform.node()}: {about}. {runs_text}; 1-minute load average "
+            f"before each row's fastest run: {', '.join(f'{m.load:.1f}' for *_x, m, _r in rows)}.\n\n"
+            + "\n".join(table) + "\n\n"
             + text_costs
             + ("Cross-check " + check_lines[0] + "\n\n" + "\n".join(f"- {x}" for x in check_lines[1:]) + "\n"
                if check_lines else ""))
