@@ -332,7 +332,7 @@ class CaptureAnalyzer:
                     avail = min(plen, off + caplen - poff)
                     try:
                         self._slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                             bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail, off + caplen)
+                                   bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail, off + caplen)
                     except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                         self._internal_error(number, key, exc)
                     if ready:
@@ -367,8 +367,8 @@ class CaptureAnalyzer:
             stats.tcp_packets += 1
             macs = (dmac + smac) if (smac is not None and dmac is not None) else None
             try:
-                self._slow(flows.get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid_g,
-                     macs, buf, l4, doff, poff, plen, avail, end)
+                self._slow(flows.get(key), key, ipver, number, ts, flags, sport, dport, seq, ack, win, ttl,
+                           ipid_g, macs, buf, l4, doff, poff, plen, avail, end)
             except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                 self._internal_error(number, key, exc)
             if ready:
