@@ -45,6 +45,8 @@ _IPV6_EXT_AH: Final = 51
 _IPV6_EXT_MOBILITY: Final = 135
 
 _U16 = struct.Struct("!H")
+_ETH_IPV4_PROTO = struct.Struct("!HB8xB")
+"""From an Ethernet frame's type field: the type, the IPv4 version/IHL byte and the protocol byte."""
 
 # (ip_version, src, dst, ttl, ip_id, l4_offset, l4_end, src_mac, dst_mac)
 # l4_offset/l4_end are absolute offsets into buf: the TCP header starts at l4_offset and the IP
@@ -182,10 +184,14 @@ def flow_shard(linktype: int, buf: Buffer, off: int, caplen: int, jobs: int) -> 
     (``parallel.py``): its 4-tuple taken in the same order from both directions (so that every frame of
     a connection falls in one shard), read as a big-endian integer and mixed (``SHARD_MIX``), modulo
     ``jobs``. 0 for anything that is not TCP over IP."""
-    if (linktype == LINKTYPE_ETHERNET and caplen >= 54 and buf[off + 12] == 8 and buf[off + 13] == 0
-            and buf[off + 14] == 0x45 and buf[off + 23] == IPPROTO_TCP):
-        a = bytes(buf[off + 26 : off + 30]) + bytes(buf[off + 34 : off + 36])
-        z = bytes(buf[off + 30 : off + 34]) + bytes(buf[off + 36 : off + 38])
+    ethertype = vihl = proto = 0
+    if linktype == LINKTYPE_ETHERNET and caplen >= 54:
+        # One struct call, as in the engine's loop, rather than four single-byte reads of the buffer.
+        ethertype, vihl, proto = _ETH_IPV4_PROTO.unpack_from(buf, off + 12)
+    if ethertype == 0x0800 and vihl == 0x45 and proto == IPPROTO_TCP:
+        addrs = bytes(buf[off + 26 : off + 38])  # source, destination, source port, destination port
+        a = addrs[0:4] + addrs[8:10]
+        z = addrs[4:8] + addrs[10:12]
     else:
         d = decode_ip(linktype, buf, off, caplen)
         if isinstance(d, str):
