@@ -216,7 +216,7 @@ class _Conn:
         self.milestones: dict[str, int] = {}
         self.timeline: list[TimelineEntry] = []
         self.tail = 0
-        self.tcp_hist: list[str] = []
+        self.tcp_hist = ""  # its letters, each once (a str: compiled, `in` is one C call, no list scan)
         self.tracker: HandshakeTracker | None = None
         self.anomalies: list[str] = []
 
@@ -606,7 +606,7 @@ class CaptureAnalyzer:
         is_client = c.client is None or d is c.client
         ch = letter if is_client else letter.lower()
         if ch not in c.tcp_hist:
-            c.tcp_hist.append(ch)
+            c.tcp_hist += ch
 
     def _side(self, c: _Conn, d: _Dir) -> str:
         return "client" if c.client is None or d is c.client else "server"
@@ -737,7 +737,7 @@ class CaptureAnalyzer:
             first_ts_ns=c.first_ts,
             last_ts_ns=c.last_ts,
             frames=milestones,
-            tcp_history="".join(c.tcp_hist),
+            tcp_history=c.tcp_hist,
             history=tls.history if tls is not None else "",
             ended_by=ended_by,
             end_sender=end_sender_name,

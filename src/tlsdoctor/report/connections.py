@@ -32,7 +32,8 @@ _ISO_SECONDS_MAX: Final = 4096
 def _iso(ts_ns: int) -> str:
     """UTC time with microseconds, e.g. 2026-11-24T09:35:33.448950Z (written out: datetime is slow here;
     the microseconds padded by ``str`` of 1,000,000 more, since a format spec costs a ``format`` call)."""
-    sec, ns = divmod(ts_ns, 1_000_000_000)
+    sec = ts_ns // 1_000_000_000  # not divmod: compiled, two C divisions, no tuple
+    us = (ts_ns - sec * 1_000_000_000) // 1000
     head = _ISO_SECONDS.get(sec)
     if head is None:
         t = time.gmtime(sec)
@@ -40,7 +41,7 @@ def _iso(ts_ns: int) -> str:
         if len(_ISO_SECONDS) >= _ISO_SECONDS_MAX:
             _ISO_SECONDS.clear()
         _ISO_SECONDS[sec] = head
-    return f"{head}.{str(1_000_000 + ns // 1000)[1:]}Z"
+    return f"{head}.{str(1_000_000 + us)[1:]}Z"
 
 
 def _direction_json(d: DirectionFacts) -> dict[str, Any]:

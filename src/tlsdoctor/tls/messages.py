@@ -22,25 +22,24 @@ Messages that depend on the negotiated version or key exchange (Certificate, Cer
 ServerKeyExchange, NewSessionTicket) take it from ``HandshakeContext``, which the stream fills from
 the hellos it has seen.
 
-Speed. The parsers of the messages on every connection's path (ClientHello, ServerHello,
-Certificate, ServerKeyExchange) have a fast path that reads the well-formed case with local offsets,
-``struct`` and plain ints, and builds the frozen values through a mutable twin
-(``_fast_builder``). It never composes an error: at the first irregularity it hands the body to the
-``_..._reference`` decoder, written with the checked ``_Reader`` cursor, whose values and error
-texts define the behaviour (tests/unit/test_tls_speedpath.py compares the two on mutated and
-synthesized messages). Decoded ClientHello extensions that a client repeats on every connection
-(groups, signature algorithms, ALPN, server name, ...) are cached by their bytes, per type, bounded.
+Speed. The parsers of the messages on every connection's path (ClientHello, ServerHello, Certificate,
+ServerKeyExchange) have a fast path that reads the well-formed case with local offsets, ``struct`` and
+plain ints, and builds the frozen values with their positional fields (compiled, a direct call of the
+class's written-out ``__init__``). It never composes an error: at the first irregularity it hands the
+body to the ``_..._reference`` decoder, written with the checked ``_Reader`` cursor, whose values and
+error texts define the behaviour (tests/unit/test_tls_speedpath.py compares the two on mutated and
+synthesized messages). Decoded ClientHello extensions that a client repeats on every connection (groups,
+signature algorithms, ALPN, server name, ...) are cached by their bytes, per type, bounded.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Final, NamedTuple
+from typing import Final, NamedTuple
 
 from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
@@ -299,36 +298,6 @@ def _fast_extensions(d: bytes, p: int) -> tuple[tuple[Extension, ...], list[int]
     return tuple(map(_tuple_new, repeat(Extension, len(types)), zip(types, datas, strict=True))), types
 
 
-def _fast_builder(cls: type) -> Any:
-    """A faster way to build the frozen, slotted dataclass ``cls``, with the same positional and
-    keyword arguments as ``cls(...)``.
-
-    A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__`` (some 0.14 µs per
-    field: 4 µs for a ClientHello). The builder fills a mutable twin (a plain slotted dataclass with
-    the same fields, hence the same ``__slots__`` and layout), then ``obj.__class__ = cls`` makes the
-    instance a ``cls``, which CPython allows between types of identical layout. The result is an
-    ordinary frozen ``cls`` (equality, hash, immutability).
-
-    When this module is compiled (mypyc, ``docs/design.md``), ``cls`` is a native class without
-    ``__slots__`` whose written-out ``__init__`` is compiled to direct stores (``tlsdoctor/build.py``):
-    the builder is ``cls`` itself.
-    """
-    if not hasattr(cls, "__slots__"):
-        return cls
-    fields = dataclasses.fields(cls)
-    twin = dataclasses.make_dataclass(
-        f"_{cls.__name__}Twin",
-        [(f.name, f.type, dataclasses.field(default=f.default, default_factory=f.default_factory)) for f in fields],
-        slots=True)
-    if twin.__slots__ != cls.__slots__:  # type: ignore[attr-defined]
-        raise TypeError(f"{cls.__name__}: the mutable twin's slots differ")
-
-    def build(*args: Any, **kwargs: Any) -> Any:
-        obj = twin(*args, **kwargs)
-        obj.__class__ = cls
-        return obj
-
-    return build
 
 
 # --- ClientHello, RFC 8446 section 4.1.2 / RFC 5246 section 7.4.1.2 ------------------------------
@@ -786,8 +755,6 @@ _CH_DECODERS: Final[dict[int, tuple[Callable[[bytes], _Fields | None], _Cache | 
 """The extensions ``_decode_client_extensions`` decodes, by type: a fast decoder and its cache."""
 
 
-_new_client_hello: Final = _fast_builder(ClientHello)
-
 
 def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
     """Decode a ClientHello body (without the 4-byte handshake header).
@@ -863,7 +830,7 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
         exts = tuple(out)
         if len(set(types)) != len(types):
             duplicates = tuple(_duplicates(exts))
-    hello: ClientHello = _new_client_hello((body[0] << 8) | body[1], body[2:34], body[35:35 + sid_len], suites,
+    hello: ClientHello = ClientHello((body[0] << 8) | body[1], body[2:34], body[35:35 + sid_len], suites,
                                            compression, exts)
     # The extensions' fields, set before anyone sees the hello: three times as fast, compiled, as passing
     # them as keywords, which the class's generic call parses against its thirty parameters.
@@ -1046,8 +1013,6 @@ def _parse_server_hello_reference(body: bytes) -> ServerHello | ProtocolError:
     )
 
 
-_new_server_hello: Final = _fast_builder(ServerHello)
-
 
 def parse_server_hello(body: bytes) -> ServerHello | ProtocolError:
     """Decode a ServerHello or HelloRetryRequest body (without the 4-byte handshake header).
@@ -1097,7 +1062,7 @@ def parse_server_hello(body: bytes) -> ServerHello | ProtocolError:
     tail = body[26:34]
     sentinel = "TLSv1.2" if tail == DOWNGRADE_TLS12 else "TLSv1.1-or-below" if tail == DOWNGRADE_TLS11 else None
     # Positional, in field order (much faster than keywords; the speed-path tests compare every field).
-    hello: ServerHello = _new_server_hello(
+    hello: ServerHello = ServerHello(
         (body[0] << 8) | body[1], random, body[35:35 + sid_len], cipher_suite, compression, exts, selected_version,
         key_share_group, _ascii(alpn_raw) if alpn_raw is not None else None, alpn_raw, is_hrr, cookie, sentinel,
         tuple(_duplicates(exts)) if len(set(types)) != len(types) else ())

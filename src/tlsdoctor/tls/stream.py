@@ -77,7 +77,6 @@ from tlsdoctor.tls.messages import (
     RawHandshake,
     ServerHello,
     _decode_body,
-    _fast_builder,
     parse_handshake,
     parse_sslv2_client_hello,
 )
@@ -103,11 +102,6 @@ _COMPACT_AT: Final = 16384
 """Compact the buffer when this many consumed bytes sit at its front."""
 
 _TLS_CONTENT_TYPES: Final = frozenset(int(t) for t in ContentType if t <= ContentType.HEARTBEAT)
-
-# Faster constructors of the events of the hot path (see messages._fast_builder).
-_new_encrypted_record: Final = _fast_builder(EncryptedRecordEvent)
-_new_handshake_event: Final = _fast_builder(HandshakeEvent)
-_new_ccs_event: Final = _fast_builder(ChangeCipherSpecEvent)
 
 
 class ParserState(Enum):
@@ -345,7 +339,7 @@ class TLSDirectionParser:
                 break
             self.records_seen += 1
             if ctype == 23 and not self._hs:  # _record's first case, inlined: no call, no copy
-                ev: EncryptedRecordEvent = _new_encrypted_record(23, length, frame, frame, ts_ns)
+                ev: EncryptedRecordEvent = EncryptedRecordEvent(23, length, frame, frame, ts_ns)
                 self._emit(out, ev, frame)
             else:
                 self._record(ctype, data[p + 5:end], frame, frame, ts_ns, out)
@@ -423,7 +417,7 @@ class TLSDirectionParser:
                 self._anomaly(out, AnomalyKind.BAD_CHANGE_CIPHER_SPEC, frame,
                               f"{self._side} ChangeCipherSpec record holds {payload[:8].hex()} "
                               f"({length} bytes) instead of the single byte 01 (RFC 5246 section 7.1)", payload)
-            ccs: ChangeCipherSpecEvent = _new_ccs_event(frame, first_frame, ts_ns)
+            ccs: ChangeCipherSpecEvent = ChangeCipherSpecEvent(frame, first_frame, ts_ns)
             self._emit(out, ccs, frame)
             self._ccs_seen = True
             # TLS 1.3's CCS is the compatibility dummy (RFC 8446 appendix D.4) and encrypts nothing.
@@ -440,7 +434,7 @@ class TLSDirectionParser:
 
     def _application_data(self, length: int, first_frame: int, frame: int, ts_ns: int, out: list[TLSEvent]) -> None:
         """An application_data record (opaque: only its length matters) with no handshake message pending."""
-        ev: EncryptedRecordEvent = _new_encrypted_record(23, length, frame, first_frame, ts_ns)
+        ev: EncryptedRecordEvent = EncryptedRecordEvent(23, length, frame, first_frame, ts_ns)
         self._emit(out, ev, frame)
 
     def _handshake_bytes(self, payload: bytes, first_frame: int, frame: int, ts_ns: int,
@@ -511,7 +505,7 @@ class TLSDirectionParser:
             self._selected_tls13 = version == 0x0304 or version >> 8 == 0x7F
             for problem in msg.decode_errors:
                 self._anomaly(out, AnomalyKind.EXTENSION_MALFORMED, frame, f"{self._side} hello: {problem}")
-        ev: HandshakeEvent = _new_handshake_event(msg_type, msg, length, frame, self._hs_first_frame, ts_ns)
+        ev: HandshakeEvent = HandshakeEvent(msg_type, msg, length, frame, self._hs_first_frame, ts_ns)
         self._emit(out, ev, frame)
 
 
