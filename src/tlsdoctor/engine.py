@@ -321,7 +321,7 @@ class CaptureAnalyzer:
                             c.last_ts = ts
                             c.last_frame = number
                             if ttl != d.ttl_last or buf[off : off + 12] != d.mac_last:
-                                self._path_change(d, ttl, bytes(buf[off : off + 12]))
+                                self._path_change(d, ttl, buf[off : off + 12])
                             d.ip_id_last = ipid
                             continue
                     stats.tcp_packets += 1
@@ -332,7 +332,7 @@ class CaptureAnalyzer:
                     avail = min(plen, off + caplen - poff)
                     try:
                         self._slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                                   bytes(buf[off : off + 12]), buf, off + 34, doff, poff, plen, avail, off + caplen)
+                                   buf[off : off + 12], buf, off + 34, doff, poff, plen, avail, off + caplen)
                     except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                         self._internal_error(number, key, exc)
                     if ready:
@@ -523,7 +523,7 @@ class CaptureAnalyzer:
             return ""
         if avail < plen:
             self._anomaly(c, f"frame {number}: {plen - avail} payload bytes not captured (snap length)")
-        data = bytes(buf[poff : poff + avail]) if avail > 0 else b""
+        data = buf[poff : poff + avail] if avail > 0 else b""
         before = reasm.retransmissions
         out = reasm.segment(seq, data, number, ts)
         if reasm.retransmissions != before:

@@ -262,7 +262,7 @@ class HandshakeTracker:
             elif isinstance(ev, ChangeCipherSpecEvent):
                 self.tls_seen = True
                 side.ccs_frame = side.ccs_frame or ev.frame
-                self._mark(f"change_cipher_spec_{who}", ev.frame)
+                self._mark("change_cipher_spec_client" if from_client else "change_cipher_spec_server", ev.frame)
                 if self.server_hello is None or self.version_number() < 0x0304:
                     self._reach("change_cipher_spec")
                 out += self._letter(from_client, "I")
@@ -344,13 +344,12 @@ class HandshakeTracker:
         return self._letter(from_client, "L")
 
     def _encrypted(self, from_client: bool, side: _Side, ev: EncryptedRecordEvent) -> str:
-        who = "client" if from_client else "server"
         if len(side.records) < MAX_RECORD_SIZES_KEPT:
             side.records.append((ev.length, ev.frame))
-        self._mark(f"encrypted_{who}", ev.frame)
+        self._mark("encrypted_client" if from_client else "encrypted_server", ev.frame)
         if side.ccs_frame is not None and ev.content_type == 22:
             side.encrypted_after_ccs = True
-            self._mark(f"finished_{who}", ev.frame)
+            self._mark("finished_client" if from_client else "finished_server", ev.frame)
             self._reach("encrypted_handshake")
         if self.server_hello is not None and self.version_number() >= 0x0304:
             self._reach("encrypted_handshake")
@@ -593,11 +592,10 @@ class DecryptingHandshakeTracker(HandshakeTracker):
         items = self._open(from_client, ev.frame, ev.length)
         if items is None:
             return super()._encrypted(from_client, side, ev)
-        who = "client" if from_client else "server"
         # The measurements stay what they are without keys (encrypted_records_*, the encrypted_* frames).
         if len(side.records) < MAX_RECORD_SIZES_KEPT:
             side.records.append((ev.length, ev.frame))
-        self._mark(f"encrypted_{who}", ev.frame)
+        self._mark("encrypted_client" if from_client else "encrypted_server", ev.frame)
         if side.ccs_frame is not None and ev.content_type == 22:
             side.encrypted_after_ccs = True  # TLS 1.2's Finished (RFC 5246 section 7.4.9)
             self._reach("encrypted_handshake")
@@ -646,7 +644,7 @@ class DecryptingHandshakeTracker(HandshakeTracker):
         if len(self.decrypted_handshake) < MAX_DECRYPTED_MESSAGES_KEPT:
             self.decrypted_handshake.append((who, it.handshake_type, it.frame))
         if it.handshake_type == HandshakeType.FINISHED:
-            self._mark(f"finished_{who}", it.frame)
+            self._mark("finished_client" if from_client else "finished_server", it.frame)
             if from_client and self.client_finished_frame is None:
                 self.client_finished_frame = it.frame  # the real one, not a guess from its size
         return self._handshake(from_client, HandshakeEvent(it.handshake_type, message, len(it.body), it.frame,

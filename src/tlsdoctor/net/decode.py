@@ -62,8 +62,8 @@ def decode_ip(linktype: int, buf: Buffer, off: int, caplen: int) -> Decoded | st
     if linktype == LINKTYPE_ETHERNET:
         if caplen < 14:
             return "short_link_header"
-        dst_mac = bytes(buf[off : off + 6])
-        src_mac = bytes(buf[off + 6 : off + 12])
+        dst_mac = buf[off : off + 6]
+        src_mac = buf[off + 6 : off + 12]
         (etype,) = _U16.unpack_from(buf, off + 12)
         p = off + 14
         while etype in _VLAN_TYPES:
@@ -77,7 +77,7 @@ def decode_ip(linktype: int, buf: Buffer, off: int, caplen: int) -> Decoded | st
             return "short_link_header"
         (alen,) = _U16.unpack_from(buf, off + 4)
         if 0 < alen <= 8:
-            src_mac = bytes(buf[off + 6 : off + 6 + min(alen, 6)])
+            src_mac = buf[off + 6 : off + 6 + min(alen, 6)]
         (etype,) = _U16.unpack_from(buf, off + 14)
         p = off + 16
     elif linktype == LINKTYPE_LINUX_SLL2:
@@ -87,7 +87,7 @@ def decode_ip(linktype: int, buf: Buffer, off: int, caplen: int) -> Decoded | st
         (etype,) = _U16.unpack_from(buf, off)
         alen = buf[off + 11]
         if 0 < alen <= 8:
-            src_mac = bytes(buf[off + 12 : off + 12 + min(alen, 6)])
+            src_mac = buf[off + 12 : off + 12 + min(alen, 6)]
         p = off + 20
     elif linktype in _RAW_ALIASES:
         if caplen < 1:
@@ -99,8 +99,8 @@ def decode_ip(linktype: int, buf: Buffer, off: int, caplen: int) -> Decoded | st
         # 4-byte address family, host byte order of the capturing machine for NULL, network for LOOP.
         if caplen < 4:
             return "short_link_header"
-        family_be = int.from_bytes(bytes(buf[off : off + 4]), "big")
-        fam = family_be if family_be < 256 else int.from_bytes(bytes(buf[off : off + 4]), "little")
+        family_be = int.from_bytes(buf[off : off + 4], "big")
+        fam = family_be if family_be < 256 else int.from_bytes(buf[off : off + 4], "little")
         # AF_INET is 2 everywhere; AF_INET6 is 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS), 10 (Linux).
         if fam == 2:
             etype = ETHERTYPE_IPV4
@@ -137,7 +137,7 @@ def _decode_ipv4(buf: Buffer, p: int, end: int, src_mac: bytes | None, dst_mac: 
     (ip_id,) = _U16.unpack_from(buf, p + 4)
     # total_len 0 happens with TSO on the capturing host: then trust the captured length.
     l4_end = p + total_len if total_len >= ihl else end
-    return (4, bytes(buf[p + 12 : p + 16]), bytes(buf[p + 16 : p + 20]), buf[p + 8], ip_id, p + ihl, l4_end,
+    return (4, buf[p + 12 : p + 16], buf[p + 16 : p + 20], buf[p + 8], ip_id, p + ihl, l4_end,
             src_mac, dst_mac)
 
 
@@ -149,8 +149,8 @@ def _decode_ipv6(buf: Buffer, p: int, end: int, src_mac: bytes | None, dst_mac: 
     (payload_len,) = _U16.unpack_from(buf, p + 4)
     nxt = buf[p + 6]
     hop_limit = buf[p + 7]
-    src = bytes(buf[p + 8 : p + 24])
-    dst = bytes(buf[p + 24 : p + 40])
+    src = buf[p + 8 : p + 24]
+    dst = buf[p + 24 : p + 40]
     l4_end = p + 40 + payload_len if payload_len else end  # 0: a jumbogram or TSO; trust the capture
     q = p + 40
     for _ in range(8):  # bounded: a hostile chain of extension headers cannot loop us
@@ -189,7 +189,7 @@ def flow_shard(linktype: int, buf: Buffer, off: int, caplen: int, jobs: int) -> 
         # One struct call, as in the engine's loop, rather than four single-byte reads of the buffer.
         ethertype, vihl, proto = _ETH_IPV4_PROTO.unpack_from(buf, off + 12)
     if ethertype == 0x0800 and vihl == 0x45 and proto == IPPROTO_TCP:
-        addrs = bytes(buf[off + 26 : off + 38])  # source, destination, source port, destination port
+        addrs = buf[off + 26 : off + 38]  # source, destination, source port, destination port
         a = addrs[0:4] + addrs[8:10]
         z = addrs[4:8] + addrs[10:12]
     else:
@@ -199,8 +199,8 @@ def flow_shard(linktype: int, buf: Buffer, off: int, caplen: int, jobs: int) -> 
         src, dst, l4, l4_end = d[1], d[2], d[5], d[6]
         if l4 + 4 > min(l4_end, off + caplen):
             return 0
-        a = src + bytes(buf[l4 : l4 + 2])
-        z = dst + bytes(buf[l4 + 2 : l4 + 4])
+        a = src + buf[l4 : l4 + 2]
+        z = dst + buf[l4 + 2 : l4 + 4]
     key = a + z if a <= z else z + a
     return (int.from_bytes(key, "big") % SHARD_PRIME * SHARD_MIX >> 29) % jobs
 
@@ -230,9 +230,12 @@ def parse_tcp_options(buf: Buffer, start: int, end: int) -> tuple[int | None, in
     wscale: int | None = None
     sack = False
     ts = False
-    p = start
+    # One slice, then bytes: compiled, each opts[p] is a C read (an index of a bytes | mmap is a generic call).
+    opts = buf[start:end] if end > start else b""
+    end = len(opts)
+    p = 0
     while p < end:
-        kind = buf[p]
+        kind = opts[p]
         if kind == 0:
             break
         if kind == 1:
@@ -240,13 +243,13 @@ def parse_tcp_options(buf: Buffer, start: int, end: int) -> tuple[int | None, in
             continue
         if p + 1 >= end:
             break
-        olen = buf[p + 1]
+        olen = opts[p + 1]
         if olen < 2 or p + olen > end:
             break
         if kind == 2 and olen == 4:
-            (mss,) = _U16.unpack_from(buf, p + 2)
+            mss = (opts[p + 2] << 8) | opts[p + 3]
         elif kind == 3 and olen == 3:
-            wscale = buf[p + 2]
+            wscale = opts[p + 2]
         elif kind == 4:
             sack = True
         elif kind == 8:
