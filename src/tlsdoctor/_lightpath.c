@@ -7,7 +7,9 @@
  * ``LightTable.scan`` walks the records of a classic pcap buffer (``scan_pcapng`` the Enhanced Packet
  * Blocks of a pcapng section), consuming every record that is such a packet of a registered flow and
  * stopping at the first that is not, which the Python reader then yields to the engine as usual. A
- * consumed record costs no Python object at all.
+ * consumed record costs no Python object at all. ``LightTable.records`` does the same as an iterator that
+ * also yields the records it does not consume, as the reader's frame tuples: for the bulk of a classic
+ * pcap (its fast zone) the frames reach the engine with no Python code run between them.
  *
  * The engine stays the owner of the facts: it registers a flow when it goes light (``add``), takes the
  * counters back before it reads or writes them (``pull``), tells the table of a new TTL or MAC pair
@@ -339,6 +341,174 @@ static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_
     return Py_BuildValue("(nK)", pos, number);
 }
 
+/* The reader of a classic pcap buffer's fast zone, as an iterator (``LightTable.records``): it consumes
+   what ``scan`` consumes and yields every other record as the Python reader's frame tuple, (number,
+   ts_ns, linktype, buf, offset, caplen, origlen), so that no Python code runs per frame between the
+   file and the engine. It ends before ``end`` (the fast-zone limit) or at the first record the Python
+   reader must look at carefully (a captured length above ``max_caplen``, a sub-second field out of
+   range); ``pos`` and ``number`` then say where the Python reader goes on. It holds the buffer only
+   while it runs. */
+typedef struct {
+    PyObject_HEAD
+    LightTable *table;
+    PyObject *buf;
+    Py_buffer view;
+    int has_view;
+    Py_ssize_t pos, end;
+    unsigned long long number;
+    long linktype;
+    int big;
+    long long ns_per_unit;
+    unsigned long long units, max_caplen;
+    PyObject *linktype_obj;
+} Records;
+
+static void records_release(Records *r) {
+    if (r->has_view) {
+        PyBuffer_Release(&r->view);
+        r->has_view = 0;
+    }
+    Py_CLEAR(r->buf);
+}
+
+static void Records_dealloc(Records *r) {
+    records_release(r);
+    Py_XDECREF(r->table);
+    Py_XDECREF(r->linktype_obj);
+    Py_TYPE(r)->tp_free((PyObject *)r);
+}
+
+static PyObject *Records_next(Records *r) {
+    if (!r->has_view)
+        return NULL;
+    LightTable *t = r->table;
+    const uint8_t *base = (const uint8_t *)r->view.buf;
+    int active = r->linktype == 1 && (t->used > 0 || t->jobs > 1);
+    size_t mask = (size_t)t->cap - 1;
+    while (r->pos < r->end) {
+        const uint8_t *h = base + r->pos;
+        uint32_t frac = rd32(h + 4, r->big);
+        uint32_t caplen = rd32(h + 8, r->big);
+        if (caplen > r->max_caplen || frac >= r->units)
+            break;  /* the Python reader's careful path */
+        int64_t ts = (int64_t)rd32(h, r->big) * 1000000000LL + (int64_t)frac * r->ns_per_unit;
+        unsigned long long n1 = r->number + 1;
+        if (active && caplen >= 54 && (n1 & HOUSEKEEPING_MASK) != 0) {
+            if (foreign(t, h + 16)) {
+                t->skipped++;
+                r->number = n1;
+                r->pos += 16 + (Py_ssize_t)caplen;
+                continue;
+            }
+            if (consume(t, h + 16, mask, n1, ts)) {
+                r->number = n1;
+                r->pos += 16 + (Py_ssize_t)caplen;
+                continue;
+            }
+        }
+        Py_ssize_t data = r->pos + 16;
+        PyObject *out = PyTuple_New(7);
+        if (out == NULL)
+            return NULL;
+        PyObject *number = PyLong_FromUnsignedLongLong(n1);
+        PyObject *tsobj = PyLong_FromLongLong(ts);
+        PyObject *off = PyLong_FromSsize_t(data);
+        PyObject *cap = PyLong_FromUnsignedLong(caplen);
+        PyObject *orig = PyLong_FromUnsignedLong(rd32(h + 12, r->big));
+        if (number == NULL || tsobj == NULL || off == NULL || cap == NULL || orig == NULL) {
+            Py_XDECREF(number);
+            Py_XDECREF(tsobj);
+            Py_XDECREF(off);
+            Py_XDECREF(cap);
+            Py_XDECREF(orig);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, 0, number);
+        PyTuple_SET_ITEM(out, 1, tsobj);
+        Py_INCREF(r->linktype_obj);
+        PyTuple_SET_ITEM(out, 2, r->linktype_obj);
+        Py_INCREF(r->buf);
+        PyTuple_SET_ITEM(out, 3, r->buf);
+        PyTuple_SET_ITEM(out, 4, off);
+        PyTuple_SET_ITEM(out, 5, cap);
+        PyTuple_SET_ITEM(out, 6, orig);
+        r->number = n1;
+        r->pos = data + (Py_ssize_t)caplen;
+        return out;
+    }
+    records_release(r);  /* done: the buffer is free again (an mmap can be closed) */
+    return NULL;
+}
+
+static PyMemberDef Records_members[] = {
+    {"pos", T_PYSSIZET, offsetof(Records, pos), READONLY, "The offset of the next record to read."},
+    {"number", T_ULONGLONG, offsetof(Records, number), READONLY, "The number of the last record read."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject RecordsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "tlsdoctor._lightpath.Records",
+    .tp_basicsize = sizeof(Records),
+    .tp_dealloc = (destructor)Records_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The records of a classic pcap buffer's fast zone that a LightTable does not consume.",
+    .tp_iter = PyObject_SelfIter,
+    .tp_iternext = (iternextfunc)Records_next,
+    .tp_members = Records_members,
+};
+
+/* records(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> Records:
+   the arguments of scan. */
+static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "records() takes 9 arguments");
+        return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
+    unsigned long long number = PyLong_AsUnsignedLongLong(args[3]);
+    long linktype = PyLong_AsLong(args[4]);
+    int big = PyObject_IsTrue(args[5]);
+    long long ns_per_unit = PyLong_AsLongLong(args[6]);
+    unsigned long long units = PyLong_AsUnsignedLongLong(args[7]);
+    unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[8]);
+    if (PyErr_Occurred())
+        return NULL;
+    if (max_caplen > (1ULL << 30) || ns_per_unit < 0 || ns_per_unit > 1000000000LL) {
+        PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30, ns_per_unit at most 10**9");
+        return NULL;
+    }
+    Records *r = PyObject_New(Records, &RecordsType);
+    if (r == NULL)
+        return NULL;
+    Py_INCREF(t);
+    r->table = t;
+    r->buf = NULL;
+    r->has_view = 0;
+    r->linktype_obj = NULL;
+    r->pos = pos;
+    r->end = end;
+    r->number = number;
+    r->linktype = linktype;
+    r->big = big;
+    r->ns_per_unit = ns_per_unit;
+    r->units = units;
+    r->max_caplen = max_caplen;
+    r->linktype_obj = PyLong_FromLong(linktype);
+    if (r->linktype_obj == NULL || PyObject_GetBuffer(args[0], &r->view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    r->has_view = 1;
+    Py_INCREF(args[0]);
+    r->buf = args[0];
+    if (pos < 0 || end > r->view.len - 16 - (Py_ssize_t)max_caplen)
+        r->end = pos;  /* misuse (a record starting before end could run past the buffer): read nothing */
+    return (PyObject *)r;
+}
+
 /* One interface's clock for scan_pcapng: ts_ns = units * mul / div + offset_ns, and its link type. */
 typedef struct {
     long linktype;
@@ -473,6 +643,10 @@ static PyMethodDef LightTable_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))LightTable_scan, METH_FASTCALL,
      "scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
      "(pos, number): consume the classic pcap records of light flows from pos."},
+    {"records", (PyCFunction)(void (*)(void))LightTable_records, METH_FASTCALL,
+     "records(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
+     "an iterator of the frame tuples of the records from pos that scan would not consume; its pos and "
+     "number say where it stopped."},
     {"set_shard", (PyCFunction)LightTable_set_shard, METH_VARARGS,
      "set_shard(shard, jobs): skip the Ethernet + IPv4 + TCP frames of the other flow shards, in the frame "
      "numbers only (a worker of parallel.py)."},
@@ -513,7 +687,7 @@ static struct PyModuleDef lightpath_module = {
 };
 
 PyMODINIT_FUNC PyInit__lightpath(void) {
-    if (PyType_Ready(&LightTableType) < 0)
+    if (PyType_Ready(&LightTableType) < 0 || PyType_Ready(&RecordsType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&lightpath_module);
     if (m == NULL)

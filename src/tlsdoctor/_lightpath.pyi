@@ -1,6 +1,15 @@
 """Type stub of the C extension ``_lightpath.c`` (built with the compiled capture pass; absent otherwise)."""
 
-from tlsdoctor.capture.formats import Buffer
+from collections.abc import Iterator
+
+from tlsdoctor.capture.formats import Buffer, FrameTuple
+
+class Records(Iterator[FrameTuple]):
+    @property
+    def pos(self) -> int: ...
+    @property
+    def number(self) -> int: ...
+    def __next__(self) -> FrameTuple: ...
 
 class LightTable:
     last_number: int
@@ -16,5 +25,7 @@ class LightTable:
     def pull(self, key: bytes, /) -> tuple[int, int, int, int, int] | None: ...
     def scan(self, buf: Buffer, pos: int, end: int, number: int, linktype: int, big_endian: bool, ns_per_unit: int,
              units_per_second: int, max_caplen: int, /) -> tuple[int, int]: ...
+    def records(self, buf: Buffer, pos: int, end: int, number: int, linktype: int, big_endian: bool,
+                ns_per_unit: int, units_per_second: int, max_caplen: int, /) -> Records: ...
     def scan_pcapng(self, buf: Buffer, pos: int, end: int, number: int, big_endian: bool,
                     clocks: list[tuple[int, int, int, int]], max_caplen: int, /) -> tuple[int, int]: ...

@@ -4,12 +4,14 @@ compiled build (which includes it) with the plain sources."""
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +21,9 @@ from tlsdoctor.capture import open_capture
 from tlsdoctor.engine import CaptureAnalyzer, new_light_table
 from tlsdoctor.net.decode import flow_shard
 from tlsdoctor.report.connections import record_to_json
+
+if TYPE_CHECKING:
+    from tlsdoctor._lightpath import LightTable
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -159,6 +164,99 @@ def test_scan_of_garbage_stays_in_the_buffer(pieces: list[bytes], key_offsets: l
             pos, number = new_pos, new_number
     # An end that would let a record run past the buffer is refused: nothing is consumed.
     assert t.scan(buf, 0, end + 1, 0, 1, big, 1000, 1_000_000, max_caplen) == (0, 0)
+
+
+def _fast_zone_by_scan(t: LightTable, buf: bytes, pos: int, end: int, number: int, big: bool,
+                       max_caplen: int) -> tuple[list[tuple[int, int, int, int, int, int]], int, int]:
+    """What the Python reader's fast-zone loop yields with ``scan`` (pcap.PcapParser._frames), the
+    reference for ``records``: (number, ts_ns, linktype, offset, caplen, origlen) each, then where it stopped."""
+    out = []
+    while pos < end:
+        pos, number = t.scan(buf, pos, end, number, 1, big, 1000, 1_000_000, max_caplen)
+        if pos >= end:
+            break
+        sec, frac, caplen, origlen = struct.unpack_from((">" if big else "<") + "IIII", buf, pos)
+        if caplen > max_caplen or frac >= 1_000_000:
+            break
+        number += 1
+        out.append((number, sec * 10**9 + frac * 1000, 1, pos + 16, caplen, origlen))
+        pos += 16 + caplen
+    return out, pos, number
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0x10, 0x18, 0x11, 0x02, 0x04]), st.integers(0, 40),
+                          st.binary(max_size=60)), max_size=40),
+       st.integers(0, 2100), st.booleans(), st.integers(0, 3), st.sampled_from([1, 2, 3]))
+def test_records_yields_exactly_what_scan_leaves_to_the_reader(
+        packets: list[tuple[int, int, int, bytes]], start: int, big: bool, damage: int, jobs: int) -> None:
+    # Known and unknown flows, SYN/FIN/RST, short frames, a damaged record, any starting frame number (the
+    # 1024th frames), a shard worker's view: records() must give the reader's frames, and consume the rest.
+    order = ">" if big else "<"
+    body = bytearray()
+    for i, (flow, flags, payload, junk) in enumerate(packets):
+        frame = _frame(_key(flow), flags, payload) if flow < 4 else junk  # flows 4, 5: not Ethernet+IPv4+TCP
+        frac = 2_000_000 if damage == 1 and i == len(packets) // 2 else 500_000  # 1: a sub-second field out of range
+        caplen = 70_000 if damage == 2 and i == len(packets) // 2 else len(frame)  # 2: a bogus captured length
+        body += struct.pack(order + "IIII", 1_700_000_000 + i, frac, caplen, len(frame) + 3) + frame
+    max_caplen = 65_535
+    buf = bytes(body) + bytes(16 + max_caplen)
+    end = len(buf) - 16 - max_caplen if damage != 3 else len(body) // 2  # 3: a fast zone that ends early
+    tables = [new_light_table(), new_light_table()]
+    for t in tables:
+        assert t is not None
+        for flow in range(3):  # flow 3 is unknown
+            t.add(_key(flow), 64, bytes.fromhex("020000000002" "020000000001"))
+        if jobs > 1:
+            t.set_shard(start % jobs, jobs)
+    by_c, by_scan = tables[0], tables[1]
+    assert by_c is not None and by_scan is not None
+    it = by_c.records(buf, 0, end, start, 1, big, 1000, 1_000_000, max_caplen)
+    got = [(n, ts, lt, off, cap, orig) for n, ts, lt, b, off, cap, orig in it if b is buf]
+    want, pos, number = _fast_zone_by_scan(by_scan, buf, 0, end, start, big, max_caplen)
+    assert got == want
+    assert (it.pos, it.number) == (pos, number)
+    assert (by_c.consumed, by_c.skipped, by_c.last_number) == (by_scan.consumed, by_scan.skipped, by_scan.last_number)
+    for flow in range(4):
+        assert by_c.pull(_key(flow)) == by_scan.pull(_key(flow))
+    assert list(it) == []  # exhausted for good
+
+
+def test_records_lets_go_of_the_buffer_when_done(tmp_path: Path) -> None:
+    t = new_light_table()
+    assert t is not None
+    path = tmp_path / "one.pcap"
+    path.write_bytes(_pcap([_frame(_key(1), 0x02, 0)]) + bytes(70_000))
+    with open(path, "rb") as f:
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        it = t.records(m, 24, len(m) - 16 - 65_535, 0, 1, False, 1000, 1_000_000, 65_535)
+        first = next(it)
+        assert first[0] == 1 and first[3] is m and first[4] == 40
+        with pytest.raises(BufferError):
+            m.close()  # still exported while the iterator may read
+        rest = list(it)  # the zeros after it read as empty records, then the fast zone ends
+        assert all(r[5] == 0 for r in rest)
+        del first, rest
+        m.close()  # no error: the iterator released it
+    with pytest.raises(ValueError):
+        t.records(b"", 0, 0, 0, 1, False, 2 * 10**9, 1_000_000, 65_535)
+    with pytest.raises(TypeError):
+        t.records(b"", 0, 0)  # type: ignore[call-arg]
+
+
+def test_reader_yields_the_same_frames_with_the_c_reader(generated: Path) -> None:
+    # With a table that knows no flow, records() consumes nothing: every frame must come out as without it.
+    captures = [generated, *sorted(FIXTURES.rglob("*.pcap")), *sorted(FIXTURES.rglob("*.pcap.gz"))]
+
+    def frames(cap: Path, light: bool) -> tuple[list[tuple[int, int, int, bytes, int]], int, list[str]]:
+        with open_capture(str(cap)) as source:
+            if light:
+                source.use_light_table(new_light_table())
+            got = [(n, ts, lt, bytes(buf[off:off + cap_]), orig) for n, ts, lt, buf, off, cap_, orig in source.frames()]
+            return got, source.bytes_read, [str(a) for a in source.anomalies]
+
+    for cap in captures:
+        assert frames(cap, True) == frames(cap, False), cap
 
 
 @settings(max_examples=200, deadline=None)

@@ -21,6 +21,7 @@ the last records of the buffer and anything suspicious, one record at a time.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final
@@ -37,7 +38,7 @@ from tlsdoctor.capture.formats import (
 )
 
 if TYPE_CHECKING:
-    from tlsdoctor._lightpath import LightTable
+    from tlsdoctor._lightpath import LightTable, Records
 
 FILE_HEADER: Final = 24
 RECORD_HEADER: Final = 16
@@ -49,6 +50,7 @@ class PcapParser:
     __slots__ = (
         "_big_endian",
         "_record",
+        "_records",
         "anomalies",
         "base",
         "done",
@@ -77,6 +79,8 @@ class PcapParser:
         self.interfaces: list[CaptureInterface] = []
         self._record: struct.Struct | None = None
         self._big_endian = False
+        self._records: Records | None = None
+        """The C reader of the current buffer's fast zone while it runs (``frames``)."""
         self.light: LightTable | None = None
         """The engine's table of established flows (``_lightpath.c``), when the compiled build has it: the
         records of their plain packets are consumed there, in C, and never yielded."""
@@ -111,7 +115,35 @@ class PcapParser:
         self.need = RECORD_HEADER
 
     def frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
-        """Yield the complete records of ``buf[self.pos:end]``; ``final``: no byte follows ``end``."""
+        """The complete records of ``buf[self.pos:end]``; ``final``: no byte follows ``end``.
+
+        With the engine's light table (``light``), the fast zone is read by its C iterator
+        (``LightTable.records``: it consumes what ``scan`` consumes and yields the other records as
+        this reader does), and this reader goes on from where it stopped."""
+        light = self.light
+        if light is not None and not self.done and self._record is None and end - self.pos >= FILE_HEADER:
+            self._header(buf)  # read now, so that the first buffer's records go through C too
+        if light is None or self.done or self._record is None:
+            return self._frames(buf, end, final)
+        records = light.records(buf, self.pos, end - RECORD_HEADER - MAX_CAPLEN, self.number, self.linktype,
+                                self._big_endian, 1 if self.units_per_second == 1_000_000_000 else 1000,
+                                self.units_per_second, MAX_CAPLEN)
+        self._records = records
+        return itertools.chain(records, self._after(records, buf, end, final))
+
+    def _after(self, records: Records, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
+        """The rest of the buffer once the C reader stopped: from its position, with its frame count."""
+        self.pos = records.pos
+        self.number = records.number
+        self._records = None
+        yield from self._frames(buf, end, final)
+
+    def position(self) -> int:
+        """Offset in the buffer of the first byte not yet consumed, also while the C reader runs."""
+        records = self._records
+        return records.pos if records is not None else self.pos
+
+    def _frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
         if self.done:
             return
         if self._record is None:

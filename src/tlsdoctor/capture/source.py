@@ -217,7 +217,8 @@ class CaptureSource:
     def bytes_read(self) -> int:
         """Bytes of the file consumed so far (compressed bytes for gzip), for a progress bar against ``size``."""
         if self._map is not None:
-            return self._parser.base + self._parser.pos
+            parser = self._parser
+            return parser.base + (parser.position() if isinstance(parser, PcapParser) else parser.pos)
         return self._raw_read
 
     # -- reading --------------------------------------------------------------------------------------------
