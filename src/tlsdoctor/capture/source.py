@@ -14,8 +14,9 @@ Two ways to feed the parsers (``pcap.PcapParser``, ``pcapng.PcapngParser``, whic
   cache and the map stays valid), so the resident memory does not grow with the file's size.
 * gzip, standard input and other pipes are read in pieces (at most CHUNK_BYTES each) into a bytes
   buffer: the unread tail of the previous buffer (at most one record or block, bounded by MAX_CAPLEN
-  and MAX_BLOCK) is joined with the new pieces once the parser's ``need`` is met, so a record that
-  straddles pieces is carried over, and a long block arriving in small pieces is joined only once.
+  and MAX_BLOCK) is joined with the new pieces once the parser's ``need`` is met and STREAM_BUFFER bytes
+  are there, so a record that straddles pieces is carried over, a long block arriving in small pieces
+  is joined only once, and most of each buffer is far enough from its end for the C reader.
 
 ``frames()`` chains the parsers' generators with ``itertools.chain``, so the consumer's ``next()``
 goes straight to the parser's loop, with no generator of ours in between.
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 CHUNK_BYTES: Final = 1 << 20
 """Bytes read (or decompressed) at a time from a stream."""
+STREAM_BUFFER: Final = 2 * CHUNK_BYTES
+"""Bytes gathered from a stream before they are parsed (at most a record or block more is held)."""
 MMAP_WINDOW: Final = 64 << 20
 """Bytes of a mapped file parsed per call; the pages before each window's end are then released."""
 
@@ -258,7 +261,9 @@ class CaptureSource:
         final = False
         while not parser.done:
             tail = len(buf) - parser.pos
-            while not final and (tail + avail < parser.need or not pieces):
+            # At least STREAM_BUFFER bytes a buffer: a pipe's reads give 64 KiB, less than the last 256 KiB
+            # of a buffer that the readers read record by record, and nothing would reach the C reader.
+            while not final and (tail + avail < max(parser.need, STREAM_BUFFER) or not pieces):
                 more = self._next_pieces()
                 if more is None:
                     final = True
