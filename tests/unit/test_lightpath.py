@@ -350,3 +350,19 @@ def test_same_records_in_the_same_order_with_and_without_it(generated: Path, tmp
     if editcap is not None:
         # (more in pcapng: the classic pcap reader reads the last 256 KiB of a buffer record by record)
         assert _records(tmp_path / "gateway.pcapng", True)[3] >= _records(generated, True)[3]
+
+
+def test_a_piped_capture_goes_through_c_too(generated: Path) -> None:
+    # A pipe's reads give 64 KiB; the stream reader gathers more before parsing, or nothing would reach C.
+    code = ("from tlsdoctor.api import CaptureAnalyzer, open_capture\n"
+            "src = open_capture('-')\n"
+            "a = CaptureAnalyzer('-')\n"
+            "a.attach(src)\n"
+            "n = sum(1 for _ in a.analyze(src.frames()))\n"
+            "print(n, a.light.consumed if a.light is not None else -1)\n")
+    with open(generated, "rb") as f:
+        out = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True, text=True, timeout=300,
+                             check=True).stdout.split()
+    records, consumed = int(out[0]), int(out[1])
+    assert records == len(_records(generated, True)[0])
+    assert consumed > _records(generated, True)[3] // 2
