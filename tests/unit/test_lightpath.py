@@ -360,9 +360,8 @@ def test_a_piped_capture_goes_through_c_too(generated: Path) -> None:
             "a.attach(src)\n"
             "n = sum(1 for _ in a.analyze(src.frames()))\n"
             "print(n, a.light.consumed if a.light is not None else -1)\n")
-    with open(generated, "rb") as f:
-        out = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True, text=True, timeout=300,
-                             check=True).stdout.split()
+    out = subprocess.run([sys.executable, "-c", code], input=generated.read_bytes(), capture_output=True,
+                         timeout=300, check=True).stdout.split()  # input=: through a pipe, not the file
     records, consumed = int(out[0]), int(out[1])
     assert records == len(_records(generated, True)[0])
     assert consumed > _records(generated, True)[3] // 2
