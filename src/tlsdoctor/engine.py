@@ -84,11 +84,6 @@ _PSH: Final = 0x08
 _ACK: Final = 0x10
 _MOD: Final = 1 << 32
 
-# The Ethernet type, then the IPv4 header (from its first byte) through the TCP window, skipping
-# checksum and addresses: version/IHL, total length, IP-ID, flags/fragment, TTL, protocol, [checksum,
-# src, dst], ports, seq, ack, data offset/flags, window. One call reads them all (indexing the mmap
-# byte by byte to test the Ethernet type first cost more than the call).
-_V4TCP = struct.Struct("!HBxHHHBB10xHHIIHH")
 _TCP = struct.Struct("!HHIIHH")
 _PORTS = struct.Struct("!HH")
 
@@ -273,21 +268,13 @@ class CaptureAnalyzer:
         # Compiled, ``flows.get(...)`` and ``self._slow(...)`` are direct C calls with C ints: no local
         # alias of a bound method here (which would be a generic call with every int boxed).
         flows = self.flows
-        v4tcp = _V4TCP.unpack_from
         stats = self.stats
         closing = self.closing
         ready = self._ready
         lt = self.light
         number = 0
         ts = 0
-        # Declared, so that compiled they are C ints, not the objects the struct call's tuple holds.
-        ethertype: int
-        vihl: int
-        total: int
-        ipid: int
-        frag: int
-        ttl: int
-        proto: int
+        # The generic path's TCP fields come from a struct call: declared, so that they are C ints there too.
         sport: int
         dport: int
         seq: int
@@ -301,13 +288,17 @@ class CaptureAnalyzer:
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
             if linktype == 1 and caplen >= 54:
-                ethertype, vihl, total, ipid, frag, ttl, proto, sport, dport, seq, ack, offflags, win = v4tcp(
-                    buf, off + 12)
-                if ethertype == 0x0800 and vihl == 0x45 and proto == 6 and not frag & 0x3FFF:
-                    key = buf[off + 26 : off + 38]
+                # The Ethernet, IPv4 and TCP headers in one slice: bytes, whose bytes compiled code reads
+                # as C ints (a struct call's results, or an index of the mmap, are objects and calls).
+                h = buf[off : off + 54]
+                if h[12] == 8 and h[13] == 0 and h[14] == 0x45 and h[23] == 6 and not (h[20] & 0x3F or h[21]):
+                    key = h[26:38]  # source, destination, source port, destination port
+                    offflags = (h[46] << 8) | h[47]
                     doff = (offflags >> 12) * 4
                     flags = offflags & 0x0FFF
-                    plen = total - 20 - doff
+                    plen = ((h[16] << 8) | h[17]) - 20 - doff
+                    ttl = h[22]
+                    ipid = (h[18] << 8) | h[19]
                     d = flows.get(key)
                     if isinstance(d, _Dir):  # not None, not a tombstone (whose packets the slow path drops)
                         c = d.conn
@@ -320,8 +311,8 @@ class CaptureAnalyzer:
                                 d.payload_bytes += plen
                             c.last_ts = ts
                             c.last_frame = number
-                            if ttl != d.ttl_last or buf[off : off + 12] != d.mac_last:
-                                self._path_change(d, ttl, buf[off : off + 12])
+                            if ttl != d.ttl_last or h[:12] != d.mac_last:
+                                self._path_change(d, ttl, h[:12])
                             d.ip_id_last = ipid
                             continue
                     stats.tcp_packets += 1
@@ -331,8 +322,10 @@ class CaptureAnalyzer:
                     poff = off + 34 + doff
                     avail = min(plen, off + caplen - poff)
                     try:
-                        self._slow(d, key, 4, number, ts, flags, sport, dport, seq, ack, win, ttl, ipid,
-                                   buf[off : off + 12], buf, off + 34, doff, poff, plen, avail, off + caplen)
+                        self._slow(d, key, 4, number, ts, flags, (h[34] << 8) | h[35], (h[36] << 8) | h[37],
+                                   (h[38] << 24) | (h[39] << 16) | (h[40] << 8) | h[41],
+                                   (h[42] << 24) | (h[43] << 16) | (h[44] << 8) | h[45], (h[48] << 8) | h[49],
+                                   ttl, ipid, h[:12], buf, off + 34, doff, poff, plen, avail, off + caplen)
                     except Exception as exc:  # our bug, not the capture's: report it with the frame, go on
                         self._internal_error(number, key, exc)
                     if ready:
