@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
-from operator import itemgetter
 from typing import Final
 
 from tlsdoctor.tls.messages import ClientHello
@@ -42,7 +41,6 @@ _GREASE: Final = frozenset(0x0A0A + 0x1010 * i for i in range(16))
 _SERVER_NAME: Final = int(ExtensionType.SERVER_NAME)
 _ALPN: Final = int(ExtensionType.APPLICATION_LAYER_PROTOCOL_NEGOTIATION)
 _SUPPORTED_VERSIONS: Final = int(ExtensionType.SUPPORTED_VERSIONS)
-_type_of: Final = itemgetter(0)
 
 
 _HASHED: Final[dict[str, str]] = {}
@@ -102,7 +100,7 @@ _FINGERPRINTS_MAX: Final = 4096
 def ja4(client_hello: ClientHello, transport: str = "t") -> str:
     """JA4 of a ClientHello; ``transport`` is ``t`` (TLS over TCP), ``q`` (QUIC) or ``d`` (DTLS)."""
     ch = client_hello
-    key = (transport, ch.legacy_version, ch.cipher_suites, tuple(map(_type_of, ch.extensions)),
+    key = (transport, ch.legacy_version, ch.cipher_suites, ch.extension_types,
            ch.supported_versions, ch.signature_algorithms, ch.alpn_raw[:1])  # everything _parts reads
     fingerprint = _FINGERPRINTS.get(key)
     if fingerprint is None:
@@ -133,7 +131,7 @@ def _parts(ch: ClientHello, transport: str) -> tuple[str, str, str]:
     grease = _GREASE
     suites = ch.cipher_suites
     ciphers = sorted(suites) if grease.isdisjoint(suites) else sorted(c for c in suites if c not in grease)
-    ext_types = list(map(_type_of, ch.extensions))
+    ext_types = list(ch.extension_types)
     if not grease.isdisjoint(ext_types):
         ext_types = [t for t in ext_types if t not in grease]
     version = ch.legacy_version  # ja4_version, on the list at hand
