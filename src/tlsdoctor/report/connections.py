@@ -29,19 +29,41 @@ _ISO_SECONDS: Final[dict[int, str]] = {}
 _ISO_SECONDS_MAX: Final = 4096
 
 
+_THREE_DIGITS: Final = tuple(f"{i:03d}" for i in range(1000))
+
+
+class _LastSecond:
+    """The second ``_iso`` wrote last and its text: consecutive times mostly share it."""
+
+    def __init__(self) -> None:
+        self.sec = -1
+        self.head = ""
+
+
+_LAST_SECOND: Final = _LastSecond()
+
+
 def _iso(ts_ns: int) -> str:
-    """UTC time with microseconds, e.g. 2026-11-24T09:35:33.448950Z (written out: datetime is slow here;
-    the microseconds padded by ``str`` of 1,000,000 more, since a format spec costs a ``format`` call)."""
-    sec = ts_ns // 1_000_000_000  # not divmod: compiled, two C divisions, no tuple
+    """UTC time with microseconds, e.g. 2026-11-24T09:35:33.448950Z (written out: datetime is slow here).
+    Compiled, no tuple, no int-to-text conversion on the way: the second's text is remembered, the
+    microseconds are two table lookups."""
+    sec = ts_ns // 1_000_000_000
     us = (ts_ns - sec * 1_000_000_000) // 1000
-    head = _ISO_SECONDS.get(sec)
-    if head is None:
-        t = time.gmtime(sec)
-        head = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-        if len(_ISO_SECONDS) >= _ISO_SECONDS_MAX:
-            _ISO_SECONDS.clear()
-        _ISO_SECONDS[sec] = head
-    return f"{head}.{str(1_000_000 + us)[1:]}Z"
+    last = _LAST_SECOND
+    if sec == last.sec:
+        head = last.head
+    else:
+        known = _ISO_SECONDS.get(sec)
+        if known is None:
+            t = time.gmtime(sec)
+            known = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+            if len(_ISO_SECONDS) >= _ISO_SECONDS_MAX:
+                _ISO_SECONDS.clear()
+            _ISO_SECONDS[sec] = known
+        head = known
+        last.sec = sec
+        last.head = known
+    return f"{head}.{_THREE_DIGITS[us // 1000]}{_THREE_DIGITS[us % 1000]}Z"
 
 
 def _direction_json(d: DirectionFacts) -> dict[str, Any]:
