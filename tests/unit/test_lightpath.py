@@ -365,3 +365,34 @@ def test_a_piped_capture_goes_through_c_too(generated: Path) -> None:
     records, consumed = int(out[0]), int(out[1])
     assert records == len(_records(generated, True)[0])
     assert consumed > _records(generated, True)[3] // 2
+
+
+def test_damage_inside_the_fast_zone_reads_the_same_with_the_c_reader(generated: Path, tmp_path: Path) -> None:
+    # The fixtures are smaller than the 256 KiB margin, so their records never reach the C reader: damage a
+    # multi-megabyte capture deep inside its fast zone, where records() stops and the Python reader goes on.
+    data = bytearray(generated.read_bytes())
+    offsets = []
+    pos = 24
+    while pos + 16 <= len(data):  # the record boundaries
+        offsets.append(pos)
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    assert len(offsets) > 3000
+    cases = {
+        "bogus_caplen": (offsets[1000] + 8, struct.pack("<I", 10_000_000)),
+        "bogus_timestamp": (offsets[1500] + 4, struct.pack("<I", 5_000_000)),
+        "garbage_frame": (offsets[2000] + 16 + 12, b"\x86\xdd\x60\x00"),  # an Ethernet frame turned to IPv6
+    }
+    for name, (at, patch) in cases.items():
+        damaged = bytearray(data)
+        damaged[at:at + len(patch)] = patch
+        cap = tmp_path / f"{name}.pcap"
+        cap.write_bytes(bytes(damaged[:len(damaged) - 7]))  # and cut short inside the last record
+        with_c, without = _records(cap, True), _records(cap, False)
+        assert with_c[:3] == without[:3], name
+        assert with_c[3] > 100, name  # the C reader did run on it
+        # Each damage is reported as the Python reader reports it (a bogus length ends the reading: classic
+        # pcap has nothing else to find the next record by; the others are read past, to the cut end).
+        expected = "read no further" if name == "bogus_caplen" else "ends inside a record"
+        assert any(expected in a for a in with_c[2]), (name, with_c[2])
+        if name == "bogus_timestamp":
+            assert any("sub-second field 5000000" in a for a in with_c[2]), with_c[2]
