@@ -16,7 +16,10 @@ pcap delimits records), so reading stops there.
 
 The hot loop. Records that start more than ``16 + MAX_CAPLEN`` bytes before ``end`` cannot run past it,
 so there a record costs one ``unpack_from``, one test and the yielded tuple; the careful loop handles
-the last records of the buffer and anything suspicious, one record at a time.
+the last records of the buffer and anything suspicious, one record at a time. With the engine's light
+table (the compiled build), that fast zone is read by its C iterator instead (``LightTable.records``,
+``_lightpath.c``), which also consumes the plain packets of established connections, and this reader
+goes on where it stops.
 """
 
 from __future__ import annotations
