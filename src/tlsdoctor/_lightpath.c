@@ -291,49 +291,94 @@ static inline int consume(LightTable *t, const uint8_t *b, size_t mask, unsigned
     return 1;
 }
 
+/* The arguments of scan and records: (buf, pos, end, number, linktype, big_endian, ns_per_unit,
+   units_per_second, max_caplen). */
+typedef struct {
+    Py_ssize_t pos, end;
+    unsigned long long number;
+    long linktype;
+    int big;
+    long long ns_per_unit;
+    unsigned long long units, max_caplen;
+} ScanArgs;
+
+static int scan_args(PyObject *const *args, Py_ssize_t nargs, const char *name, ScanArgs *a) {
+    if (nargs != 9) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 9 arguments", name);
+        return -1;
+    }
+    a->pos = PyLong_AsSsize_t(args[1]);
+    a->end = PyLong_AsSsize_t(args[2]);
+    a->number = PyLong_AsUnsignedLongLong(args[3]);
+    a->linktype = PyLong_AsLong(args[4]);
+    a->big = PyObject_IsTrue(args[5]);
+    a->ns_per_unit = PyLong_AsLongLong(args[6]);
+    a->units = PyLong_AsUnsignedLongLong(args[7]);
+    a->max_caplen = PyLong_AsUnsignedLongLong(args[8]);
+    if (PyErr_Occurred())
+        return -1;
+    if (a->max_caplen > (1ULL << 30) || a->ns_per_unit < 0 || a->ns_per_unit > 1000000000LL) {
+        PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30, ns_per_unit at most 10**9");
+        return -1;
+    }
+    return 0;
+}
+
+/* What becomes of a record of the fast zone (``step``). */
+enum { STEP_CAREFUL, STEP_CONSUMED, STEP_YIELD };
+
+/* The record at ``pos``, as frame ``number + 1``: STEP_CAREFUL when the Python reader must look at it
+   carefully (a captured length above max_caplen, a sub-second field out of range); STEP_CONSUMED when
+   it is another flow shard's frame (counted in the frame numbers only, as shard_frames drops it) or a
+   plain packet of a light flow (counted, as the engine's light branch does); else STEP_YIELD, for the
+   engine: a frame the table cannot take (``active`` false: no flow and no shards, or not Ethernet), a
+   short one, every 1024th (engine.HOUSEKEEPING_MASK: housekeeping runs at the same frames as without
+   this module), or any other. Its time and captured length are put in ``*ts`` and ``*caplen``. */
+static inline int step(LightTable *t, const uint8_t *base, const ScanArgs *a, Py_ssize_t pos,
+                       unsigned long long number, int active, size_t mask, int64_t *ts, uint32_t *caplen) {
+    const uint8_t *h = base + pos;
+    uint32_t frac = rd32(h + 4, a->big);
+    *caplen = rd32(h + 8, a->big);
+    if (*caplen > a->max_caplen || frac >= a->units)
+        return STEP_CAREFUL;
+    *ts = (int64_t)rd32(h, a->big) * 1000000000LL + (int64_t)frac * a->ns_per_unit;
+    if (!active || *caplen < 54 || ((number + 1) & HOUSEKEEPING_MASK) == 0)
+        return STEP_YIELD;
+    if (foreign(t, h + 16)) {
+        t->skipped++;
+        return STEP_CONSUMED;
+    }
+    return consume(t, h + 16, mask, number + 1, *ts) ? STEP_CONSUMED : STEP_YIELD;
+}
+
+/* Records starting before ``end`` may be read: ``end`` leaves room for a record of max_caplen bytes. */
+static inline Py_ssize_t safe_end(const ScanArgs *a, Py_ssize_t len) {
+    if (a->pos < 0 || a->end > len - 16 - (Py_ssize_t)a->max_caplen)
+        return a->pos;  /* misuse (a record starting before end could run past the buffer): read nothing */
+    return a->end;
+}
+
 /* scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen)
    -> (pos, number): consume the records from ``pos`` while each starts before ``end`` and is a packet
    of a light flow; ``end`` is the Python reader's fast-zone limit (every record starting before it fits
    in the buffer when its captured length is at most ``max_caplen``). */
 static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 9 arguments");
+    ScanArgs a;
+    if (scan_args(args, nargs, "scan", &a) < 0)
         return NULL;
-    }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
-    unsigned long long number = PyLong_AsUnsignedLongLong(args[3]);
-    long linktype = PyLong_AsLong(args[4]);
-    int big = PyObject_IsTrue(args[5]);
-    long long ns_per_unit = PyLong_AsLongLong(args[6]);
-    unsigned long long units = PyLong_AsUnsignedLongLong(args[7]);
-    unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[8]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (max_caplen > (1ULL << 30)) {
-        PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30");
-        return NULL;
-    }
-    if (linktype != 1 || (t->used == 0 && t->jobs <= 1))
+    Py_ssize_t pos = a.pos;
+    unsigned long long number = a.number;
+    if (a.linktype != 1 || (t->used == 0 && t->jobs <= 1))
         return Py_BuildValue("(nK)", pos, number);
     Py_buffer view;
     if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    if (pos < 0 || end > view.len - 16 - (Py_ssize_t)max_caplen)
-        end = pos;  /* misuse (a record starting before end could run past the buffer): consume nothing */
+    Py_ssize_t end = safe_end(&a, view.len);
     const uint8_t *base = (const uint8_t *)view.buf;
     size_t mask = (size_t)t->cap - 1;
-    while (pos < end && ((number + 1) & HOUSEKEEPING_MASK) != 0) {
-        const uint8_t *h = base + pos;
-        uint32_t frac = rd32(h + 4, big);
-        uint32_t caplen = rd32(h + 8, big);
-        if (caplen > max_caplen || frac >= units || caplen < 54)
-            break;
-        int64_t ts = (int64_t)rd32(h, big) * 1000000000LL + (int64_t)frac * ns_per_unit;
-        if (foreign(t, h + 16))
-            t->skipped++;  /* counted in the frame numbers only, as shard_frames drops it */
-        else if (!consume(t, h + 16, mask, number + 1, ts))
-            break;
+    int64_t ts;
+    uint32_t caplen;
+    while (pos < end && step(t, base, &a, pos, number, 1, mask, &ts, &caplen) == STEP_CONSUMED) {
         number++;
         pos += 16 + (Py_ssize_t)caplen;
     }
@@ -354,12 +399,7 @@ typedef struct {
     PyObject *buf;
     Py_buffer view;
     int has_view;
-    Py_ssize_t pos, end;
-    unsigned long long number;
-    long linktype;
-    int big;
-    long long ns_per_unit;
-    unsigned long long units, max_caplen;
+    ScanArgs a;             /* a.pos and a.number move as it reads */
     PyObject *linktype_obj;
 } Records;
 
@@ -382,39 +422,31 @@ static PyObject *Records_next(Records *r) {
     if (!r->has_view)
         return NULL;
     LightTable *t = r->table;
+    ScanArgs *a = &r->a;
     const uint8_t *base = (const uint8_t *)r->view.buf;
-    int active = r->linktype == 1 && (t->used > 0 || t->jobs > 1);
+    int active = a->linktype == 1 && (t->used > 0 || t->jobs > 1);
     size_t mask = (size_t)t->cap - 1;
-    while (r->pos < r->end) {
-        const uint8_t *h = base + r->pos;
-        uint32_t frac = rd32(h + 4, r->big);
-        uint32_t caplen = rd32(h + 8, r->big);
-        if (caplen > r->max_caplen || frac >= r->units)
+    int64_t ts;
+    uint32_t caplen;
+    while (a->pos < a->end) {
+        int what = step(t, base, a, a->pos, a->number, active, mask, &ts, &caplen);
+        if (what == STEP_CAREFUL)
             break;  /* the Python reader's careful path */
-        int64_t ts = (int64_t)rd32(h, r->big) * 1000000000LL + (int64_t)frac * r->ns_per_unit;
-        unsigned long long n1 = r->number + 1;
-        if (active && caplen >= 54 && (n1 & HOUSEKEEPING_MASK) != 0) {
-            if (foreign(t, h + 16)) {
-                t->skipped++;
-                r->number = n1;
-                r->pos += 16 + (Py_ssize_t)caplen;
-                continue;
-            }
-            if (consume(t, h + 16, mask, n1, ts)) {
-                r->number = n1;
-                r->pos += 16 + (Py_ssize_t)caplen;
-                continue;
-            }
+        if (what == STEP_CONSUMED) {
+            a->number++;
+            a->pos += 16 + (Py_ssize_t)caplen;
+            continue;
         }
-        Py_ssize_t data = r->pos + 16;
+        const uint8_t *h = base + a->pos;
+        Py_ssize_t data = a->pos + 16;
         PyObject *out = PyTuple_New(7);
         if (out == NULL)
             return NULL;
-        PyObject *number = PyLong_FromUnsignedLongLong(n1);
+        PyObject *number = PyLong_FromUnsignedLongLong(a->number + 1);
         PyObject *tsobj = PyLong_FromLongLong(ts);
         PyObject *off = PyLong_FromSsize_t(data);
         PyObject *cap = PyLong_FromUnsignedLong(caplen);
-        PyObject *orig = PyLong_FromUnsignedLong(rd32(h + 12, r->big));
+        PyObject *orig = PyLong_FromUnsignedLong(rd32(h + 12, a->big));
         if (number == NULL || tsobj == NULL || off == NULL || cap == NULL || orig == NULL) {
             Py_XDECREF(number);
             Py_XDECREF(tsobj);
@@ -433,8 +465,8 @@ static PyObject *Records_next(Records *r) {
         PyTuple_SET_ITEM(out, 4, off);
         PyTuple_SET_ITEM(out, 5, cap);
         PyTuple_SET_ITEM(out, 6, orig);
-        r->number = n1;
-        r->pos = data + (Py_ssize_t)caplen;
+        a->number++;
+        a->pos = data + (Py_ssize_t)caplen;
         return out;
     }
     records_release(r);  /* done: the buffer is free again (an mmap can be closed) */
@@ -442,8 +474,8 @@ static PyObject *Records_next(Records *r) {
 }
 
 static PyMemberDef Records_members[] = {
-    {"pos", T_PYSSIZET, offsetof(Records, pos), READONLY, "The offset of the next record to read."},
-    {"number", T_ULONGLONG, offsetof(Records, number), READONLY, "The number of the last record read."},
+    {"pos", T_PYSSIZET, offsetof(Records, a.pos), READONLY, "The offset of the next record to read."},
+    {"number", T_ULONGLONG, offsetof(Records, a.number), READONLY, "The number of the last record read."},
     {NULL, 0, 0, 0, NULL},
 };
 
@@ -462,24 +494,9 @@ static PyTypeObject RecordsType = {
 /* records(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> Records:
    the arguments of scan. */
 static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "records() takes 9 arguments");
+    ScanArgs a;
+    if (scan_args(args, nargs, "records", &a) < 0)
         return NULL;
-    }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
-    unsigned long long number = PyLong_AsUnsignedLongLong(args[3]);
-    long linktype = PyLong_AsLong(args[4]);
-    int big = PyObject_IsTrue(args[5]);
-    long long ns_per_unit = PyLong_AsLongLong(args[6]);
-    unsigned long long units = PyLong_AsUnsignedLongLong(args[7]);
-    unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[8]);
-    if (PyErr_Occurred())
-        return NULL;
-    if (max_caplen > (1ULL << 30) || ns_per_unit < 0 || ns_per_unit > 1000000000LL) {
-        PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30, ns_per_unit at most 10**9");
-        return NULL;
-    }
     Records *r = PyObject_New(Records, &RecordsType);
     if (r == NULL)
         return NULL;
@@ -487,16 +504,8 @@ static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssi
     r->table = t;
     r->buf = NULL;
     r->has_view = 0;
-    r->linktype_obj = NULL;
-    r->pos = pos;
-    r->end = end;
-    r->number = number;
-    r->linktype = linktype;
-    r->big = big;
-    r->ns_per_unit = ns_per_unit;
-    r->units = units;
-    r->max_caplen = max_caplen;
-    r->linktype_obj = PyLong_FromLong(linktype);
+    r->a = a;
+    r->linktype_obj = PyLong_FromLong(a.linktype);
     if (r->linktype_obj == NULL || PyObject_GetBuffer(args[0], &r->view, PyBUF_SIMPLE) < 0) {
         Py_DECREF(r);
         return NULL;
@@ -504,8 +513,7 @@ static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssi
     r->has_view = 1;
     Py_INCREF(args[0]);
     r->buf = args[0];
-    if (pos < 0 || end > r->view.len - 16 - (Py_ssize_t)max_caplen)
-        r->end = pos;  /* misuse (a record starting before end could run past the buffer): read nothing */
+    r->a.end = safe_end(&a, r->view.len);
     return (PyObject *)r;
 }
 
