@@ -28,13 +28,16 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.diagnosis import Diagnosis
 from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, shard_frames
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.tls.keylog import KeyLog
+
+if TYPE_CHECKING:  # imported where diagnose needs it: `connections` reads no rule (60 ms of its start-up)
+    from tlsdoctor.diagnosis import Diagnosis
 
 MIN_SHARDED_BYTES = 64 * 1024 * 1024
 """Below this size one process is as fast (the workers' start-up and the merge cost more than they save)."""
@@ -94,6 +97,8 @@ def _workers(jobs: int, keylog: KeyLog | None) -> ProcessPoolExecutor:
 
 def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
     path, name, shard, jobs, verify_failed = args
+    from tlsdoctor.diagnosis import Diagnosis
+
     diagnosis = Diagnosis(correlate_all=False, verify_failed_servers=verify_failed)
     firsts: array[int] = array("q")
     anomalies: list[Anomaly] = []
