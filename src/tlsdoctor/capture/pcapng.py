@@ -120,6 +120,10 @@ class PcapngParser:
         self.base += dropped
         self.pos -= dropped
 
+    def position(self) -> int:
+        """Offset in the buffer of the first byte not yet consumed (``PcapParser.position``)."""
+        return self.pos
+
     def frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
         """Yield the packets of the complete blocks of ``buf[self.pos:end]``; ``final``: nothing follows."""
         if self.done:

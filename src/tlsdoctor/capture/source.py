@@ -220,8 +220,7 @@ class CaptureSource:
     def bytes_read(self) -> int:
         """Bytes of the file consumed so far (compressed bytes for gzip), for a progress bar against ``size``."""
         if self._map is not None:
-            parser = self._parser
-            return parser.base + (parser.position() if isinstance(parser, PcapParser) else parser.pos)
+            return self._parser.base + self._parser.position()
         return self._raw_read
 
     # -- reading --------------------------------------------------------------------------------------------
