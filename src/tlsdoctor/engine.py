@@ -802,7 +802,9 @@ def _reverse_key(key: bytes, ipver: int) -> bytes:
 
 def _split_key(key: bytes, ipver: int) -> tuple[str, str, int, int]:
     n = 4 if ipver == 4 else 16
-    sport, dport = _PORTS.unpack_from(key, 2 * n)
+    # The ports byte by byte: compiled, C reads of the bytes (a struct call is generic and builds a tuple).
+    sport = (key[2 * n] << 8) | key[2 * n + 1]
+    dport = (key[2 * n + 2] << 8) | key[2 * n + 3]
     return format_ip(key[:n]), format_ip(key[n : 2 * n]), sport, dport
 
 
