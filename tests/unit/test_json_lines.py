@@ -62,6 +62,21 @@ def test_iso_cache_stays_bounded() -> None:
     assert 0 < len(rc._ISO_SECONDS) <= rc._ISO_SECONDS_MAX
 
 
+@given(st.one_of(st.integers(min_value=0, max_value=2**53 // 1000).map(lambda us: us * 1000),
+                 st.integers(min_value=-(2**62), max_value=2**62)))
+def test_milliseconds_is_round_to_three_places(ns: int) -> None:
+    # Whole microseconds take the division shortcut; the rest (nanosecond captures, a negative
+    # duration that damaged times could give, values past 2**53) take round() itself.
+    got = rc._milliseconds(ns)
+    assert got == round(ns / 1e6, 3)
+    assert repr(got) == repr(round(ns / 1e6, 3))
+
+
+def test_milliseconds_at_the_edges() -> None:
+    for ns in (0, 1000, 1500, 999_000, 1_000_000, 1_234_567_000, 2**53 - 992, 2**53, 2**53 + 1000, 500, 1_500_500):
+        assert repr(rc._milliseconds(ns)) == repr(round(ns / 1e6, 3)), ns
+
+
 @given(st.dictionaries(st.text(max_size=12), st.integers(min_value=0, max_value=2**40), max_size=16))
 def test_milestones_in_frame_order_then_by_name(frames: dict[str, int]) -> None:
     ordered = rc._in_frame_order(frames)
