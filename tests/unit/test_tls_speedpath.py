@@ -254,12 +254,31 @@ def test_real_client_hellos_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) 
 
 def test_the_field_caches_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(messages, "FIELD_CACHE_SIZE", 1)
-    for cache in messages._FIELD_CACHES:
+    caches = (*messages._FIELD_CACHES, messages._UNDECODED)
+    for cache in caches:
         cache.clear()
     for body in _bodies(1) * 2:
         assert parse_client_hello(body) == _parse_client_hello_reference(body)
-        assert all(len(cache) <= 1 for cache in messages._FIELD_CACHES)
+        assert all(len(cache) <= 1 for cache in caches)
     assert any(messages._FIELD_CACHES)
+    assert messages._UNDECODED  # OpenSSL sends extended_master_secret, which no decoder reads
+
+
+def test_an_undecoded_extension_is_kept_by_its_type_too() -> None:
+    # Two hellos whose only difference is the type of one undecoded extension with the same bytes:
+    # the cache of undecoded extensions is keyed by type and length as well as data.
+    messages._UNDECODED.clear()
+    body = _bodies(1)[0]
+    first = parse_client_hello(body)
+    assert isinstance(first, messages.ClientHello)
+    ems = next(e for e in first.extensions if e.type == 23)  # extended_master_secret: empty, undecoded
+    at = body.index(b"\x00\x17\x00\x00")
+    other = body[:at] + b"\x00\x16\x00\x00" + body[at + 4:]  # the same empty data as encrypt_then_mac
+    second = parse_client_hello(other)
+    assert second == _parse_client_hello_reference(other)
+    assert isinstance(second, messages.ClientHello)
+    assert [e.type for e in second.extensions].count(22) == [e.type for e in first.extensions].count(22) + 1
+    assert ems in first.extensions and ems not in second.extensions
 
 
 def test_a_bytearray_body_is_decoded_as_before_or_refused_when_compiled() -> None:

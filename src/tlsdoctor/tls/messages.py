@@ -726,12 +726,17 @@ FIELD_CACHE_SIZE = 1024  # not Final: a compiled build reads it at run time, so 
 """Decoded extensions kept per extension type, by their bytes; a type's cache is emptied when full."""
 _FIELD_CACHE_MAX_DATA: Final = 256
 _Cache = dict[bytes, tuple[Extension, _Fields]]
-_FIELD_CACHES: Final[tuple[_Cache, ...]] = tuple({} for _ in range(10))
+_FIELD_CACHES: Final[tuple[_Cache, ...]] = tuple({} for _ in range(12))
 """One per cached type below: extension_data -> (the Extension, its decoded fields), both immutable."""
+_UNDECODED: Final[dict[bytes, Extension]] = {}
+"""The extensions of the types no decoder reads (extended_master_secret, encrypt_then_mac, GREASE, ...),
+by their bytes with the type and length in front: most are the same on every connection of a client,
+and building the Extension was a generic call each time (emptied when full, as the caches above)."""
 
 _CH_DECODERS: Final[dict[int, tuple[Callable[[bytes], _Fields | None], _Cache | None]]] = {
     # type: (decoder, the cache of its results, for the types a client sends the same on every
-    # connection: groups, signature algorithms, ALPN list, ...; key shares, PSKs and padding differ)
+    # connection: groups, signature algorithms, ALPN list, padding of one length, an empty session
+    # ticket, ...; key shares and PSKs differ)
     int(ExtensionType.SERVER_NAME): (_fd_server_name, _FIELD_CACHES[0]),
     int(ExtensionType.SUPPORTED_VERSIONS): (_fd_supported_versions, _FIELD_CACHES[1]),
     int(ExtensionType.SUPPORTED_GROUPS): (_fd_supported_groups, _FIELD_CACHES[2]),
@@ -742,10 +747,10 @@ _CH_DECODERS: Final[dict[int, tuple[Callable[[bytes], _Fields | None], _Cache | 
     int(ExtensionType.EC_POINT_FORMATS): (_fd_ec_point_formats, _FIELD_CACHES[6]),
     int(ExtensionType.PSK_KEY_EXCHANGE_MODES): (_fd_psk_key_exchange_modes, _FIELD_CACHES[7]),
     int(ExtensionType.ENCRYPTED_CLIENT_HELLO): (_fd_ech, None),
-    int(ExtensionType.PADDING): (_fd_padding, None),
+    int(ExtensionType.PADDING): (_fd_padding, _FIELD_CACHES[10]),
     int(ExtensionType.PRE_SHARED_KEY): (_fd_pre_shared_key, None),
     int(ExtensionType.EARLY_DATA): (lambda x: _EARLY_DATA, None),
-    int(ExtensionType.SESSION_TICKET): (_fd_session_ticket, None),
+    int(ExtensionType.SESSION_TICKET): (_fd_session_ticket, _FIELD_CACHES[11]),
     int(ExtensionType.STATUS_REQUEST): (lambda x: _STATUS_REQUEST, None),
     int(ExtensionType.RECORD_SIZE_LIMIT): (_fd_record_size_limit, _FIELD_CACHES[8]),
     int(ExtensionType.COMPRESS_CERTIFICATE): (_fd_compress_certificate, _FIELD_CACHES[9]),
@@ -789,19 +794,29 @@ def parse_client_hello(body: bytes) -> ClientHello | ProtocolError:
         out: list[Extension] = []
         types: list[int] = []
         decoders = _CH_DECODERS
+        undecoded = _UNDECODED
         new = _tuple_new
         while p + 4 <= n:
             # Byte by byte, as in _fast_extensions: compiled, t and m are plain C ints.
             t = (body[p] << 8) | body[p + 1]
             m = (body[p + 2] << 8) | body[p + 3]
             p += 4
-            data = body[p:p + m]
-            p += m
             types.append(t)
             entry = decoders.get(t)
             if entry is None:
-                out.append(new(Extension, (t, data)))
+                whole = body[p - 4:p + m]  # type and length too: the key of any type's bytes
+                known = undecoded.get(whole)
+                if known is None:
+                    known = new(Extension, (t, body[p:p + m]))
+                    if m <= _FIELD_CACHE_MAX_DATA:
+                        if len(undecoded) >= FIELD_CACHE_SIZE:
+                            undecoded.clear()
+                        undecoded[whole] = known
+                out.append(known)
+                p += m
                 continue
+            data = body[p:p + m]
+            p += m
             cache = entry[1]
             if cache is None:
                 decoded = entry[0](data)
