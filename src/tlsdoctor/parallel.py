@@ -11,7 +11,8 @@ back that state plus the first frame number of every connection it saw. Wireshar
 in order of each connection's first packet over the whole capture; a worker numbers only its own, so
 the parent renumbers: a connection's global number is the rank of its first frame among all
 connections' first frames. Only ``diagnose`` of a single capture runs sharded (several captures need
-every record for matching vantage points, which is the wrong trade across processes).
+every record for matching vantage points, which is the wrong trade across processes). ``tlsdoctor
+connections`` (below) shards each large capture file in turn: its workers write lines, not records.
 
 With a key log, every worker decrypts in its own pass what the key log covers among its flows
 (``CaptureAnalyzer(name, keylog)``), exactly as one process would: the parent's key log reaches the
@@ -29,6 +30,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
+
+import orjson
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
@@ -150,17 +153,31 @@ def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis, verify_fai
                           tuple(a for r in results for a in r.embedded_anomalies))
 
 
-# --- tlsdoctor connections --json over several cores ------------------------------------------------------
+# --- tlsdoctor connections over several cores ------------------------------------------------------------
 
 _STREAM_PLACEHOLDER = b'"tcp_stream":-1,'
 """A worker writes each record's JSON with this in place of its tcp.stream number (the key is written
 second, after the capture's name, which JSON escapes, so the first occurrence is always the key)."""
 
 
-def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[int], int, int, list[str]]:
-    from tlsdoctor.report.connections import json_line, record_to_json
+@dataclass(frozen=True, slots=True)
+class LinesOut:
+    """Where ``connections_sharded`` writes a capture's lines: JSON Lines to ``json`` if given, else table
+    lines (``report.connections.summary_line``), a failed connection's to ``failures`` and a healthy one's
+    to ``healthy``; with ``failed_only``, healthy connections are counted and not written."""
 
-    path, name, shard, jobs, spool = args
+    json: Callable[[bytes], object] | None = None
+    failures: Callable[[str], object] | None = None
+    healthy: Callable[[str], object] | None = None
+    failed_only: bool = False
+    with_capture: bool = False
+
+
+def _run_connections_shard(args: tuple[str, str, int, int, str, bool, bool, bool]
+                           ) -> tuple[array[int], int, int, list[str]]:
+    from tlsdoctor.report.connections import json_line, record_to_json, summary_parts
+
+    path, name, shard, jobs, spool, as_json, failed_only, with_capture = args
     firsts: array[int] = array("q")
     count = failed = 0
     anomalies: list[str] = []
@@ -169,23 +186,29 @@ def _run_connections_shard(args: tuple[str, str, int, int, str]) -> tuple[array[
         analyzer.attach(source, shard, jobs)
         for rec in analyzer.analyze(shard_frames(source.frames(), shard, jobs)):
             first = rec.frames.get("first", 0)
-            firsts.append(first)
+            firsts.append(first)  # every connection's, written or not: they number tcp.stream
             count += 1
             failed += rec.failed
-            data = record_to_json(rec)
-            data["tcp_stream"] = -1
-            out.write(b"%d\t%b" % (first, json_line(data)))
+            if failed_only and not rec.failed:
+                continue
+            if as_json:
+                data = record_to_json(rec)
+                data["tcp_stream"] = -1
+                out.write(b"%d\t%b" % (first, json_line(data)))
+            else:
+                # JSON around the two parts: a capture's name or an SNI may hold a tab or a newline.
+                head, tail = summary_parts(rec, with_capture=with_capture)
+                out.write(orjson.dumps([first, rec.failed, head, tail], option=orjson.OPT_APPEND_NEWLINE))
         if shard == 0:
             anomalies.extend(str(a) for a in source.anomalies)
         anomalies.extend(analyzer.anomalies)
     return firsts, count, failed, anomalies
 
 
-def connections_sharded(path: str, name: str, jobs: int,
-                        write: Callable[[bytes], object]) -> tuple[int, int, list[str]]:
-    """``connections --json`` of one capture in ``jobs`` processes: each writes its records' JSON Lines to
-    a spool file, the parent numbers tcp.stream over the whole capture and passes them to ``write`` (shard
-    by shard: the lines are not in tcp.stream order, as in one process they come as connections end).
+def connections_sharded(path: str, name: str, jobs: int, out: LinesOut) -> tuple[int, int, list[str]]:
+    """``tlsdoctor connections`` of one capture in ``jobs`` processes: each writes its records' lines to a
+    spool file, the parent numbers tcp.stream over the whole capture and passes them to ``out`` (shard by
+    shard: the lines are not in tcp.stream order, as in one process they come as connections end).
     Returns (connections, failed, anomalies)."""
     import tempfile
 
@@ -193,12 +216,21 @@ def connections_sharded(path: str, name: str, jobs: int,
         spools = [os.path.join(spool_dir, f"{s}.jsonl") for s in range(jobs)]
         with _workers(jobs, None) as pool:
             results = list(pool.map(_run_connections_shard,
-                                    [(path, name, s, jobs, spools[s]) for s in range(jobs)]))
+                                    [(path, name, s, jobs, spools[s], out.json is not None, out.failed_only,
+                                      out.with_capture) for s in range(jobs)]))
         all_firsts = sorted(f for r in results for f in r[0])
         for spool in spools:
             with open(spool, "rb") as lines:
+                if out.json is not None:
+                    for line in lines:
+                        first, data = line.split(b"\t", 1)
+                        rank = bisect_left(all_firsts, int(first))
+                        out.json(data.replace(_STREAM_PLACEHOLDER, b'"tcp_stream":%d,' % rank, 1))
+                    continue
                 for line in lines:
-                    first, data = line.split(b"\t", 1)
-                    rank = bisect_left(all_firsts, int(first))
-                    write(data.replace(_STREAM_PLACEHOLDER, b'"tcp_stream":%d,' % rank, 1))
+                    first_frame, bad, head, tail = orjson.loads(line)
+                    text = f"{head}{bisect_left(all_firsts, first_frame):>6}{tail}\n"
+                    write = out.failures if bad else out.healthy
+                    if write is not None:
+                        write(text)
     return sum(r[1] for r in results), sum(r[2] for r in results), [a for r in results for a in r[3]]

@@ -281,6 +281,37 @@ def test_connections_json_on_several_workers_is_the_same_as_on_one() -> None:
     assert one == three
 
 
+def _connections(*argv: str) -> list[str]:
+    return subprocess.run([sys.executable, "-m", "tlsdoctor", "connections", *argv], capture_output=True,
+                          text=True, timeout=300, check=True).stdout.splitlines()
+
+
+@pytest.mark.parametrize("failed", [[], ["--failed"]])
+def test_the_table_on_several_workers_is_the_same_as_on_one(failed: list[str]) -> None:
+    # Workers write each line without its tcp.stream column; the parent puts in the number over the whole
+    # capture. The lines are those of one process; failures still come first, then the healthy ones.
+    capture = str(CAPTURES / "mixed_large.pcap")
+    one, three = _connections(*failed, "--jobs", "1", capture), _connections(*failed, "--jobs", "3", capture)
+    assert three[0] == one[0] and sorted(three) == sorted(one)
+    fails = [line.startswith("FAIL") for line in three[1:]]
+    assert fails == sorted(fails, reverse=True)
+    assert sum(fails) == 6 and len(fails) == (6 if failed else 326)
+
+
+def test_several_captures_on_several_workers_name_their_capture(tmp_path: Path) -> None:
+    # With two captures each line names its capture; a name with a tab, and a hostile SNI (control
+    # characters), must survive the workers' spool files. JSON Lines with --failed too.
+    odd = tmp_path / "odd\tname.pcap"
+    odd.write_bytes((CAPTURES / "hostile_sni.pcap").read_bytes())
+    captures = [str(CAPTURES / "mixed_large.pcap"), str(odd)]
+    one, two = _connections("--jobs", "1", *captures), _connections("--jobs", "2", *captures)
+    assert sorted(two) == sorted(one)
+    assert any("odd\tname.pcap" in line for line in two)
+    rows = {jobs: sorted(_connections("--json", "--failed", "--jobs", jobs, *captures)) for jobs in ("1", "2")}
+    assert rows["1"] == rows["2"] and len(rows["1"]) >= 6
+    assert all(json.loads(line)["failed"] for line in rows["2"])
+
+
 def _first_frames(src: Path, out: Path, frames: int) -> None:
     """A copy of classic pcap ``src`` holding its first ``frames`` records: a capture stopped early."""
     import struct

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap or pcapng file (gzip ok), or - for stdin")
     parser.add_argument("--failed", action="store_true", help="only connections whose TCP or TLS handshake failed")
     parser.add_argument("--json", action="store_true", help="JSON Lines, one object per connection")
-    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for --json on one large capture "
+    parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for each large capture file "
                         "(default: every core, for captures from 64 MB; 1 = no workers)")
 
 
@@ -41,15 +41,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for path in args.captures:
         jobs = 1
-        if args.json and not args.failed and not many and path != "-" and os.path.isfile(path):
+        if path != "-" and os.path.isfile(path):
             from tlsdoctor.parallel import default_jobs
 
             jobs = jobs_wanted if jobs_wanted is not None else default_jobs(os.path.getsize(path))
         if jobs > 1:
-            from tlsdoctor.parallel import connections_sharded
+            from tlsdoctor.parallel import LinesOut, connections_sharded
 
+            lines_out = LinesOut(json=write_line if args.json else None, failures=out.write,
+                                 healthy=spool.write if spool is not None else None, failed_only=args.failed,
+                                 with_capture=many)
             try:
-                n, failed, anomalies = connections_sharded(path, os.path.basename(path), jobs, write_line)
+                n, failed, anomalies = connections_sharded(path, os.path.basename(path), jobs, lines_out)
             except CaptureError as exc:
                 sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
                 status = 2

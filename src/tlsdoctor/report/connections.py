@@ -235,6 +235,15 @@ def _short(version: str) -> str:
 
 
 def summary_line(rec: ConnectionRecord, *, with_capture: bool = False) -> str:
+    """The table's line of a connection (``HEADER`` names its columns)."""
+    head, tail = summary_parts(rec, with_capture=with_capture)
+    return f"{head}{rec.tcp_stream:>6}{tail}"
+
+
+def summary_parts(rec: ConnectionRecord, *, with_capture: bool = False) -> tuple[str, str]:
+    """``summary_line`` without its tcp.stream column: what comes before it and what comes after. A flow
+    shard's worker (``parallel.py``) writes these, and the parent puts in the number it gives the
+    connection over the whole capture."""
     status = "FAIL" if rec.failed else "ok  "
     versions = ",".join(_short(v) for v in rec.versions_offered) or "-"
     chosen = _short(rec.tls_version) if rec.tls_version else "-"
@@ -243,7 +252,7 @@ def summary_line(rec: ConnectionRecord, *, with_capture: bool = False) -> str:
     sni = rec.sni if rec.sni is not None else "(no SNI)" if rec.is_tls else "-"
     hist = f"{rec.tcp_history}/{rec.history}" if rec.history else rec.tcp_history
     where = f"{rec.capture} " if with_capture else ""
-    return (f"{status} {where}{rec.tcp_stream:>6} {rec.client!s:>22} -> {rec.server!s:<22} {sni:<24} "
+    return (f"{status} {where}", f" {rec.client!s:>22} -> {rec.server!s:<22} {sni:<24} "
             f"{versions + '>' + chosen:<20} {rec.handshake_stage:<19} {ending(rec):<42} {hist}")
 
 
