@@ -18,8 +18,11 @@ The hot loop. Records that start more than ``16 + MAX_CAPLEN`` bytes before ``en
 so there a record costs one ``unpack_from``, one test and the yielded tuple; the careful loop handles
 the last records of the buffer and anything suspicious, one record at a time. With the engine's light
 table (the compiled build), that fast zone is read by its C iterator instead (``LightTable.records``,
-``_lightpath.c``), which also consumes the plain packets of established connections, and this reader
-goes on where it stops.
+``_lightpath.c``), which also consumes the plain packets of established connections. It stops at the
+end of the fast zone, where this reader reads the rest, or at a record the careful loop must look at (a
+damaged one): this reader reads it, and a new C iterator goes on after it. ``frames`` chains these
+pieces with ``itertools.chain.from_iterable``, so that the consumer's ``next()`` goes straight to the C
+iterator, with no generator of ours in between.
 """
 
 from __future__ import annotations
@@ -120,33 +123,56 @@ class PcapParser:
     def frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
         """The complete records of ``buf[self.pos:end]``; ``final``: no byte follows ``end``.
 
-        With the engine's light table (``light``), the fast zone is read by its C iterator
-        (``LightTable.records``: it consumes what ``scan`` consumes and yields the other records as
-        this reader does), and this reader goes on from where it stopped."""
+        With the engine's light table (``light``; a table attached while a buffer is read serves from the
+        next call on), the fast zone is read by its C iterator (``LightTable.records``: it consumes the
+        plain packets of light flows and yields the other records as this reader does); ``_pieces`` says
+        how the C iterator and this reader take turns."""
         light = self.light
         if light is not None and not self.done and self._record is None and end - self.pos >= FILE_HEADER:
             self._header(buf)  # read now, so that the first buffer's records go through C too
         if light is None or self.done or self._record is None:
-            return self._frames(buf, end, final)
-        records = light.records(buf, self.pos, end - RECORD_HEADER - MAX_CAPLEN, self.number, self.linktype,
-                                self._big_endian, 1 if self.units_per_second == 1_000_000_000 else 1000,
-                                self.units_per_second, MAX_CAPLEN)
-        self._records = records
-        return itertools.chain(records, self._after(records, buf, end, final))
+            return self._frames(buf, end, final, False)
+        return itertools.chain.from_iterable(self._pieces(light, buf, end, final))
 
-    def _after(self, records: Records, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
-        """The rest of the buffer once the C reader stopped: from its position, with its frame count."""
-        self.pos = records.pos
-        self.number = records.number
-        self._records = None
-        yield from self._frames(buf, end, final)
+    def _pieces(self, light: LightTable, buf: Buffer, end: int,
+                final: bool) -> Iterator[Iterator[FrameTuple]]:
+        """The buffer as successive readers, for ``itertools.chain.from_iterable``: a C iterator of the fast
+        zone; where it stopped before the zone's end (at a record for the careful loop: a damaged one), the
+        Python reader for that record, then a new C iterator after it, and so on; and last the Python reader
+        for the records from the end of the fast zone to the end of the buffer.
+
+        A piece is asked for only when the one before is exhausted: ``pos`` and ``number`` are carried over
+        here, between pieces, never per frame. While a C iterator runs, ``_records`` holds it (``position``)."""
+        fast_end = end - RECORD_HEADER - MAX_CAPLEN
+        scale = 1 if self.units_per_second == 1_000_000_000 else 1000
+        while True:
+            records = light.records(buf, self.pos, fast_end, self.number, self.linktype, self._big_endian, scale,
+                                    self.units_per_second, MAX_CAPLEN)
+            self._records = records
+            yield records
+            self._records = None
+            self.pos = records.pos
+            self.number = records.number
+            if self.pos >= fast_end:
+                break
+            # A record for the careful loop inside the fast zone. The Python reader reads it, then returns if the
+            # next record starts in the fast zone (``handback``); else it reads on to the end of the buffer
+            # itself. A captured length above MAX_CAPLEN ends the reading for good (``done``).
+            yield self._frames(buf, end, final, True)
+            if self.done or self.pos >= fast_end:
+                return
+        yield self._frames(buf, end, final, False)
 
     def position(self) -> int:
         """Offset in the buffer of the first byte not yet consumed, also while the C reader runs."""
         records = self._records
         return records.pos if records is not None else self.pos
 
-    def _frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
+    def _frames(self, buf: Buffer, end: int, final: bool, handback: bool) -> Iterator[FrameTuple]:
+        """The Python reader: the records of ``buf[self.pos:end]``, the fast zone's and then, one at a time,
+        the careful loop's. With ``handback`` (``_pieces``: the C reader stopped at the record at ``pos``), it
+        returns after a record of the careful loop when the next one starts in the fast zone, for a new C
+        iterator to read on; that costs nothing per record of the fast zone."""
         if self.done:
             return
         if self._record is None:
@@ -168,8 +194,7 @@ class PcapParser:
         pos = self.pos
         number = self.number
         fast_end = end - RECORD_HEADER - MAX_CAPLEN
-        big_endian = self._big_endian
-        # Declared, so that compiled they are C ints, not the objects struct's and scan's tuples hold.
+        # Declared, so that compiled they are C ints, not the objects struct's tuples hold.
         sec: int
         frac: int
         caplen: int
@@ -178,12 +203,6 @@ class PcapParser:
             while True:
                 # Fast zone: any record starting here fits before ``end`` if its caplen is sane.
                 while pos < fast_end:
-                    light = self.light  # read each time: the engine may attach it after the first frame
-                    if light is not None:
-                        pos, number = light.scan(buf, pos, fast_end, number, linktype, big_endian, scale,
-                                                 frac_limit, MAX_CAPLEN)
-                        if pos >= fast_end:
-                            break
                     sec, frac, caplen, origlen = unpack(buf, pos)
                     if caplen > MAX_CAPLEN or frac >= frac_limit:
                         break
@@ -216,6 +235,8 @@ class PcapParser:
                 pos = nxt
                 self.pos = pos
                 yield number, sec * 1_000_000_000 + frac * scale, linktype, buf, data, caplen, origlen
+                if handback and pos < fast_end:
+                    return  # back in the fast zone: a new C iterator reads on from here (``_pieces``)
             if final and pos < end:
                 left = end - pos
                 if left < RECORD_HEADER:
