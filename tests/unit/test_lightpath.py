@@ -22,7 +22,7 @@ from tlsdoctor.capture import open_capture
 from tlsdoctor.capture.anomaly import AnomalyLog
 from tlsdoctor.capture.formats import MAX_CAPLEN, FrameTuple
 from tlsdoctor.capture.pcap import PcapParser
-from tlsdoctor.engine import CaptureAnalyzer, new_light_table
+from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, new_light_table
 from tlsdoctor.net.decode import flow_shard
 from tlsdoctor.report.connections import record_to_json
 
@@ -463,6 +463,20 @@ def test_same_records_in_the_same_order_with_and_without_it(generated: Path, tmp
     if editcap is not None:
         # (more in pcapng: the classic pcap reader reads the last 256 KiB of a buffer record by record)
         assert _records(tmp_path / "gateway.pcapng", True)[3] >= _records(generated, True)[3]
+
+
+def test_a_table_attached_after_the_first_frame_is_used_from_the_next(generated: Path) -> None:
+    # diagnose reads the first frame before the analyzer exists (engine.embedded_keylog looks for a key
+    # log in the capture), then attaches the table: the C reader must still take over in that buffer.
+    with open_capture(str(generated)) as source:
+        frames, _keylog = embedded_keylog(source)
+        analyzer = CaptureAnalyzer(generated.name)
+        analyzer.attach(source)
+        late = [record_to_json(r) for r in analyzer.analyze(frames)]
+        consumed = analyzer.light.consumed if analyzer.light is not None else 0
+    early, _frames, _anomalies, consumed_early = _records(generated, True)
+    assert late == early
+    assert consumed == consumed_early > 0
 
 
 def test_a_piped_capture_goes_through_c_too(generated: Path) -> None:

@@ -123,56 +123,50 @@ class PcapParser:
     def frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
         """The complete records of ``buf[self.pos:end]``; ``final``: no byte follows ``end``.
 
-        With the engine's light table (``light``; a table attached while a buffer is read serves from the
-        next call on), the fast zone is read by its C iterator (``LightTable.records``: it consumes the
-        plain packets of light flows and yields the other records as this reader does); ``_pieces`` says
-        how the C iterator and this reader take turns."""
+        With the engine's light table (``light``), the fast zone is read by its C iterator
+        (``LightTable.records``: it consumes the plain packets of light flows and yields the other records
+        as this reader does); ``_pieces`` says how the C iterator and this reader take turns."""
         light = self.light
         if light is not None and not self.done and self._record is None and end - self.pos >= FILE_HEADER:
             self._header(buf)  # read now, so that the first buffer's records go through C too
-        if light is None or self.done or self._record is None:
-            return self._frames(buf, end, final, False)
-        return itertools.chain.from_iterable(self._pieces(light, buf, end, final))
+        return itertools.chain.from_iterable(self._pieces(buf, end, final))
 
-    def _pieces(self, light: LightTable, buf: Buffer, end: int,
-                final: bool) -> Iterator[Iterator[FrameTuple]]:
-        """The buffer as successive readers, for ``itertools.chain.from_iterable``: a C iterator of the fast
-        zone; where it stopped before the zone's end (at a record for the careful loop: a damaged one), the
-        Python reader for that record, then a new C iterator after it, and so on; and last the Python reader
-        for the records from the end of the fast zone to the end of the buffer.
+    def _pieces(self, buf: Buffer, end: int, final: bool) -> Iterator[Iterator[FrameTuple]]:
+        """The buffer as successive readers, for ``itertools.chain.from_iterable``: with the light table, a C
+        iterator of the fast zone; then the Python reader, for the record the C iterator stopped at (a
+        damaged one: a new C iterator reads on after it) or for the records from the end of the fast zone to
+        the end of the buffer. Without the table, the Python reader alone; if the engine attaches the table
+        meanwhile (``engine.embedded_keylog`` reads the first frame before the analyzer exists), the Python
+        reader stops at the next record of the fast zone and a C iterator reads on from there.
 
         A piece is asked for only when the one before is exhausted: ``pos`` and ``number`` are carried over
         here, between pieces, never per frame. While a C iterator runs, ``_records`` holds it (``position``)."""
         fast_end = end - RECORD_HEADER - MAX_CAPLEN
-        scale = 1 if self.units_per_second == 1_000_000_000 else 1000
-        while True:
-            records = light.records(buf, self.pos, fast_end, self.number, self.linktype, self._big_endian, scale,
-                                    self.units_per_second, MAX_CAPLEN)
-            self._records = records
-            yield records
-            self._records = None
-            self.pos = records.pos
-            self.number = records.number
+        while not self.done:
+            light = self.light
+            if light is not None and self._record is not None and self.pos < fast_end:
+                records = light.records(buf, self.pos, fast_end, self.number, self.linktype, self._big_endian,
+                                        1 if self.units_per_second == 1_000_000_000 else 1000,
+                                        self.units_per_second, MAX_CAPLEN)
+                self._records = records
+                yield records
+                self._records = None
+                self.pos = records.pos
+                self.number = records.number
+            yield self._frames(buf, end, final)
             if self.pos >= fast_end:
-                break
-            # A record for the careful loop inside the fast zone. The Python reader reads it, then returns if the
-            # next record starts in the fast zone (``handback``); else it reads on to the end of the buffer
-            # itself. A captured length above MAX_CAPLEN ends the reading for good (``done``).
-            yield self._frames(buf, end, final, True)
-            if self.done or self.pos >= fast_end:
-                return
-        yield self._frames(buf, end, final, False)
+                return  # the Python reader read on to the end of the buffer (it stops early only before it)
 
     def position(self) -> int:
         """Offset in the buffer of the first byte not yet consumed, also while the C reader runs."""
         records = self._records
         return records.pos if records is not None else self.pos
 
-    def _frames(self, buf: Buffer, end: int, final: bool, handback: bool) -> Iterator[FrameTuple]:
+    def _frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
         """The Python reader: the records of ``buf[self.pos:end]``, the fast zone's and then, one at a time,
-        the careful loop's. With ``handback`` (``_pieces``: the C reader stopped at the record at ``pos``), it
-        returns after a record of the careful loop when the next one starts in the fast zone, for a new C
-        iterator to read on; that costs nothing per record of the fast zone."""
+        the careful loop's. It stops early, for ``_pieces`` to go on, at a record of the fast zone when the
+        engine has attached its light table, and after a record of the careful loop when the next one
+        starts in the fast zone (with the table, a new C iterator reads on from there)."""
         if self.done:
             return
         if self._record is None:
@@ -206,6 +200,8 @@ class PcapParser:
                     sec, frac, caplen, origlen = unpack(buf, pos)
                     if caplen > MAX_CAPLEN or frac >= frac_limit:
                         break
+                    if self.light is not None:
+                        return  # attached while this loop ran (the first buffer): C reads on from here
                     number += 1
                     data = pos + 16
                     pos = data + caplen
@@ -235,8 +231,8 @@ class PcapParser:
                 pos = nxt
                 self.pos = pos
                 yield number, sec * 1_000_000_000 + frac * scale, linktype, buf, data, caplen, origlen
-                if handback and pos < fast_end:
-                    return  # back in the fast zone: a new C iterator reads on from here (``_pieces``)
+                if pos < fast_end:
+                    return  # back in the fast zone: ``_pieces`` goes on (with the light table, in C)
             if final and pos < end:
                 left = end - pos
                 if left < RECORD_HEADER:
