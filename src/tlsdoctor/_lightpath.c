@@ -3,18 +3,19 @@
  * Theory of operation. The engine (engine.py) puts a connection on its cheap path ("light") once its
  * handshake is settled: from then on a packet without SYN, FIN or RST whose TTL and MAC addresses are
  * the ones last seen costs only counters (packets, payload bytes, last IP-ID, last frame and time).
- * This module keeps those counters for the light IPv4 flows in a C hash table (``LightTable``), and
- * ``LightTable.scan`` walks the records of a classic pcap buffer (``scan_pcapng`` the Enhanced Packet
- * Blocks of a pcapng section), consuming every record that is such a packet of a registered flow and
- * stopping at the first that is not, which the Python reader then yields to the engine as usual. A
- * consumed record costs no Python object at all. ``LightTable.records`` does the same as an iterator that
- * also yields the records it does not consume, as the reader's frame tuples: for the bulk of a classic
- * pcap (its fast zone) the frames reach the engine with no Python code run between them.
+ * This module keeps those counters for the light IPv4 flows in a C hash table (``LightTable``), and reads
+ * the captures' records, consuming every record that is such a packet of a registered flow; a consumed
+ * record costs no Python object at all. ``LightTable.records`` is an iterator over the fast zone of a
+ * classic pcap buffer (all of it but the last MAX_CAPLEN bytes and a record header) that yields every
+ * other record as the Python reader's frame tuple: for the bulk of a classic pcap the frames reach the
+ * engine with no Python code run between them. ``LightTable.scan_pcapng`` walks the Enhanced Packet Blocks
+ * of a pcapng section, consuming such packets and stopping at the first that is not, which the Python
+ * reader then yields to the engine as usual.
  *
  * The engine stays the owner of the facts: it registers a flow when it goes light (``add``), takes the
  * counters back before it reads or writes them (``pull``), tells the table of a new TTL or MAC pair
  * (``set_path``) and drops the flow when its record is made (``discard``). The engine keeps house
- * before every frame whose number is a multiple of 1024 (engine.HOUSEKEEPING_MASK): ``scan`` never
+ * before every frame whose number is a multiple of 1024 (engine.HOUSEKEEPING_MASK): this module never
  * consumes such a frame, so housekeeping runs at the same frames as without this module, and the
  * output is the same byte for byte (tests/unit/test_compiled.py compares the builds;
  * tests/unit/test_lightpath.py tests the table). In a worker of a flow-sharded read (``set_shard``) it
@@ -22,8 +23,10 @@
  *
  * The conditions for consuming a record are exactly those of engine.CaptureAnalyzer.analyze's inlined
  * fast path (Ethernet, IPv4 with a 20-byte header, TCP, not a fragment) and its light branch. Anything
- * else, or a record the Python reader would look at carefully (a captured length above the cap, a
- * sub-second field out of range), stops the scan.
+ * else is for the engine. A record the Python reader must look at carefully (a captured length above the
+ * cap, a sub-second field out of range; a pcapng block not well framed) ends the records iterator (the
+ * run of scan_pcapng): the Python reader reads it, then hands the records after it to C again (for
+ * classic pcap a new records iterator, pcap.py ``PcapParser._pieces``).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -64,7 +67,7 @@ typedef struct {
     long jobs;
 } LightTable;
 
-#define HOUSEKEEPING_MASK 1023ULL    /* engine.HOUSEKEEPING_MASK: scan leaves those frames to the engine */
+#define HOUSEKEEPING_MASK 1023ULL    /* engine.HOUSEKEEPING_MASK: those frames are left to the engine */
 #define SHARD_PRIME 2147483647ULL  /* net/decode.SHARD_PRIME */
 #define SHARD_MIX 0x2545F491ULL     /* net/decode.SHARD_MIX */
 
@@ -291,8 +294,8 @@ static inline int consume(LightTable *t, const uint8_t *b, size_t mask, unsigned
     return 1;
 }
 
-/* The arguments of scan and records: (buf, pos, end, number, linktype, big_endian, ns_per_unit,
-   units_per_second, max_caplen). */
+/* The arguments of records: (buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second,
+   max_caplen). */
 typedef struct {
     Py_ssize_t pos, end;
     unsigned long long number;
@@ -300,11 +303,11 @@ typedef struct {
     int big;
     long long ns_per_unit;
     unsigned long long units, max_caplen;
-} ScanArgs;
+} RecordsArgs;
 
-static int scan_args(PyObject *const *args, Py_ssize_t nargs, const char *name, ScanArgs *a) {
+static int records_args(PyObject *const *args, Py_ssize_t nargs, RecordsArgs *a) {
     if (nargs != 9) {
-        PyErr_Format(PyExc_TypeError, "%s() takes 9 arguments", name);
+        PyErr_SetString(PyExc_TypeError, "records() takes 9 arguments");
         return -1;
     }
     a->pos = PyLong_AsSsize_t(args[1]);
@@ -334,7 +337,7 @@ enum { STEP_CAREFUL, STEP_CONSUMED, STEP_YIELD };
    engine: a frame the table cannot take (``active`` false: no flow and no shards, or not Ethernet), a
    short one, every 1024th (engine.HOUSEKEEPING_MASK: housekeeping runs at the same frames as without
    this module), or any other. Its time and captured length are put in ``*ts`` and ``*caplen``. */
-static inline int step(LightTable *t, const uint8_t *base, const ScanArgs *a, Py_ssize_t pos,
+static inline int step(LightTable *t, const uint8_t *base, const RecordsArgs *a, Py_ssize_t pos,
                        unsigned long long number, int active, size_t mask, int64_t *ts, uint32_t *caplen) {
     const uint8_t *h = base + pos;
     uint32_t frac = rd32(h + 4, a->big);
@@ -352,54 +355,26 @@ static inline int step(LightTable *t, const uint8_t *base, const ScanArgs *a, Py
 }
 
 /* Records starting before ``end`` may be read: ``end`` leaves room for a record of max_caplen bytes. */
-static inline Py_ssize_t safe_end(const ScanArgs *a, Py_ssize_t len) {
+static inline Py_ssize_t safe_end(const RecordsArgs *a, Py_ssize_t len) {
     if (a->pos < 0 || a->end > len - 16 - (Py_ssize_t)a->max_caplen)
         return a->pos;  /* misuse (a record starting before end could run past the buffer): read nothing */
     return a->end;
 }
 
-/* scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen)
-   -> (pos, number): consume the records from ``pos`` while each starts before ``end`` and is a packet
-   of a light flow; ``end`` is the Python reader's fast-zone limit (every record starting before it fits
-   in the buffer when its captured length is at most ``max_caplen``). */
-static PyObject *LightTable_scan(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
-    ScanArgs a;
-    if (scan_args(args, nargs, "scan", &a) < 0)
-        return NULL;
-    Py_ssize_t pos = a.pos;
-    unsigned long long number = a.number;
-    if (a.linktype != 1 || (t->used == 0 && t->jobs <= 1))
-        return Py_BuildValue("(nK)", pos, number);
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    Py_ssize_t end = safe_end(&a, view.len);
-    const uint8_t *base = (const uint8_t *)view.buf;
-    size_t mask = (size_t)t->cap - 1;
-    int64_t ts;
-    uint32_t caplen;
-    while (pos < end && step(t, base, &a, pos, number, 1, mask, &ts, &caplen) == STEP_CONSUMED) {
-        number++;
-        pos += 16 + (Py_ssize_t)caplen;
-    }
-    PyBuffer_Release(&view);
-    return Py_BuildValue("(nK)", pos, number);
-}
-
 /* The reader of a classic pcap buffer's fast zone, as an iterator (``LightTable.records``): it consumes
-   what ``scan`` consumes and yields every other record as the Python reader's frame tuple, (number,
-   ts_ns, linktype, buf, offset, caplen, origlen), so that no Python code runs per frame between the
-   file and the engine. It ends before ``end`` (the fast-zone limit) or at the first record the Python
-   reader must look at carefully (a captured length above ``max_caplen``, a sub-second field out of
-   range); ``pos`` and ``number`` then say where the Python reader goes on. It holds the buffer only
-   while it runs. */
+   the records ``step`` says are consumed and yields every other record as the Python reader's frame
+   tuple, (number, ts_ns, linktype, buf, offset, caplen, origlen), so that no Python code runs per frame
+   between the file and the engine. It ends before ``end`` (the fast-zone limit) or at the first record
+   the Python reader must look at carefully (a captured length above ``max_caplen``, a sub-second field
+   out of range); ``pos`` and ``number`` then say where the Python reader goes on. It holds the buffer
+   only while it runs. */
 typedef struct {
     PyObject_HEAD
     LightTable *table;
     PyObject *buf;
     Py_buffer view;
     int has_view;
-    ScanArgs a;             /* a.pos and a.number move as it reads */
+    RecordsArgs a;          /* a.pos and a.number move as it reads */
     PyObject *linktype_obj;
 } Records;
 
@@ -422,7 +397,7 @@ static PyObject *Records_next(Records *r) {
     if (!r->has_view)
         return NULL;
     LightTable *t = r->table;
-    ScanArgs *a = &r->a;
+    RecordsArgs *a = &r->a;
     const uint8_t *base = (const uint8_t *)r->view.buf;
     int active = a->linktype == 1 && (t->used > 0 || t->jobs > 1);
     size_t mask = (size_t)t->cap - 1;
@@ -492,10 +467,12 @@ static PyTypeObject RecordsType = {
 };
 
 /* records(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> Records:
-   the arguments of scan. */
+   read the records of ``buf`` from ``pos`` (frame ``number + 1``) while each starts before ``end``, the
+   Python reader's fast-zone limit (every record starting before it fits in the buffer when its captured
+   length is at most ``max_caplen``; an ``end`` that does not leave that room reads nothing). */
 static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
-    ScanArgs a;
-    if (scan_args(args, nargs, "records", &a) < 0)
+    RecordsArgs a;
+    if (records_args(args, nargs, &a) < 0)
         return NULL;
     Records *r = PyObject_New(Records, &RecordsType);
     if (r == NULL)
@@ -527,10 +504,11 @@ typedef struct {
 
 #define MAX_CLOCKS 64
 
-/* scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): the same for the
-   Enhanced Packet Blocks of a pcapng section from ``pos`` while each is well framed and ends by ``end``;
-   ``clocks`` are the section's interfaces as the Python reader keeps them, (linktype, mul, div,
-   offset_ns) by interface id. */
+/* scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): consume the
+   Enhanced Packet Blocks of a pcapng section from ``pos`` while each is well framed, ends by ``end`` and
+   is a packet of a light flow (or of another flow shard); stop at the first that is not, or before a
+   1024th frame. ``clocks`` are the section's interfaces as the Python reader keeps them, (linktype, mul,
+   div, offset_ns) by interface id. */
 static PyObject *LightTable_scan_pcapng(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 7) {
         PyErr_SetString(PyExc_TypeError, "scan_pcapng() takes 7 arguments");
@@ -648,19 +626,16 @@ static PyMethodDef LightTable_methods[] = {
     {"pull", (PyCFunction)LightTable_pull, METH_O,
      "pull(key) -> (packets, payload_bytes, last_ip_id, last_frame, last_ts_ns) consumed since the last "
      "pull, then reset; None when nothing was consumed or the flow is unknown."},
-    {"scan", (PyCFunction)(void (*)(void))LightTable_scan, METH_FASTCALL,
-     "scan(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
-     "(pos, number): consume the classic pcap records of light flows from pos."},
     {"records", (PyCFunction)(void (*)(void))LightTable_records, METH_FASTCALL,
      "records(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> "
-     "an iterator of the frame tuples of the records from pos that scan would not consume; its pos and "
-     "number say where it stopped."},
+     "an iterator of the frame tuples of the classic pcap records from pos that are not packets of light "
+     "flows (those are consumed); its pos and number say where it stopped."},
     {"set_shard", (PyCFunction)LightTable_set_shard, METH_VARARGS,
      "set_shard(shard, jobs): skip the Ethernet + IPv4 + TCP frames of the other flow shards, in the frame "
      "numbers only (a worker of parallel.py)."},
     {"scan_pcapng", (PyCFunction)(void (*)(void))LightTable_scan_pcapng, METH_FASTCALL,
-     "scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): the same for "
-     "the Enhanced Packet Blocks of a pcapng section."},
+     "scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): consume the "
+     "Enhanced Packet Blocks of light flows of a pcapng section from pos."},
     {NULL, NULL, 0, NULL},
 };
 

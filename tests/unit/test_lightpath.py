@@ -4,26 +4,27 @@ compiled build (which includes it) with the plain sources."""
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import os
 import shutil
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlsdoctor.capture import open_capture
-from tlsdoctor.engine import CaptureAnalyzer, new_light_table
+from tlsdoctor.capture.anomaly import AnomalyLog
+from tlsdoctor.capture.formats import MAX_CAPLEN, FrameTuple
+from tlsdoctor.capture.pcap import PcapParser
+from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, new_light_table
 from tlsdoctor.net.decode import flow_shard
 from tlsdoctor.report.connections import record_to_json
-
-if TYPE_CHECKING:
-    from tlsdoctor._lightpath import LightTable
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -83,59 +84,75 @@ def _pcap(frames: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def test_scan_consumes_exactly_the_plain_packets_of_known_flows() -> None:
+MACS = bytes.fromhex("020000000002" "020000000001")
+"""The MAC pair (destination, source) of every ``_frame``."""
+
+
+def _starts(frames: list[bytes]) -> list[int]:
+    """The offset of each record of ``_pcap(frames)``, and of the byte after the last."""
+    return list(itertools.accumulate((16 + len(f) for f in frames), initial=24))
+
+
+def test_records_consumes_exactly_the_plain_packets_of_known_flows() -> None:
     t = new_light_table()
     assert t is not None
     known, other = _key(1), _key(2)
-    macs = bytes.fromhex("020000000002" "020000000001")
-    t.add(known, 64, macs)
+    t.add(known, 64, MACS)
     frames = [_frame(known, 0x10, 100, ipid=7), _frame(known, 0x18, 0, ipid=8),  # consumed
-              _frame(known, 0x11, 0),  # FIN: stops the scan
+              _frame(known, 0x11, 0),  # FIN: for the engine
               _frame(known, 0x10, 5), _frame(other, 0x10, 5), _frame(known, 0x10, 5, ttl=63)]
+    at = _starts(frames)
     buf = _pcap(frames) + bytes(70_000)  # room past the reader's fast-zone limit
     end = len(buf) - 16 - 65_535
-    pos, number = t.scan(buf, 24, end, 0, 1, False, 1000, 1_000_000, 65_535)
-    assert number == 2 and t.consumed == 2 and t.last_number == 2
-    assert pos == 24 + sum(16 + len(f) for f in frames[:2])
+    it = t.records(buf, 24, end, 0, 1, False, 1000, 1_000_000, 65_535)
+    fin = next(it)  # the first record not consumed comes out as the reader's frame tuple
+    assert fin == (3, 1_700_000_002 * 10**9 + 500_000_000, 1, buf, at[2] + 16, len(frames[2]), len(frames[2]))
+    assert (it.pos, it.number) == (at[3], 3)
+    assert t.consumed == 2 and t.last_number == 2
     assert t.pull(known) == (2, 100, 8, 2, (1_700_000_001 * 10**9) + 500_000_000)
     assert t.pull(known) is None  # reset by the pull
     # The engine reads the FIN itself; then the next plain packet is consumed, another flow's is not.
-    pos += 16 + len(frames[2])
-    pos, number = t.scan(buf, pos, end, 3, 1, False, 1000, 1_000_000, 65_535)
-    assert number == 4 and t.pull(known) == (1, 5, 1, 4, (1_700_000_003 * 10**9) + 500_000_000)
-    pos2, number2 = t.scan(buf, pos, end, number, 1, False, 1000, 1_000_000, 65_535)
-    assert (pos2, number2) == (pos, number)  # the unknown flow stops it
-    # A new TTL stops it too, until the engine says it is the flow's path now.
-    pos += 16 + len(frames[4])
-    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 65_535)[1] == 5
-    t.set_path(known, 63, macs)
-    assert t.scan(buf, pos, end, 5, 1, False, 1000, 1_000_000, 65_535)[1] == 6
+    assert next(it)[:5] == (5, 1_700_000_004 * 10**9 + 500_000_000, 1, buf, at[4] + 16)
+    assert t.consumed == 3 and t.last_number == 4
+    assert t.pull(known) == (1, 5, 1, 4, (1_700_000_003 * 10**9) + 500_000_000)
+    # A new TTL is for the engine too, until the engine says it is the flow's path now.
+    assert next(it)[0] == 6 and t.consumed == 3
+    t.set_path(known, 63, MACS)
+    again = t.records(buf, at[5], end, 5, 1, False, 1000, 1_000_000, 65_535)
+    assert next(again)[:5] == (7, 0, 1, buf, at[6] + 16)  # frame 6 consumed; the zeros after it: empty records
+    assert t.consumed == 4 and t.pull(known) == (1, 5, 1, 6, (1_700_000_005 * 10**9) + 500_000_000)
 
 
-def test_scan_leaves_every_1024th_frame_to_the_engine() -> None:
+def test_records_leaves_every_1024th_frame_to_the_engine() -> None:
     # The engine keeps house before frames 1024, 2048, ...: those always reach it.
     t = new_light_table()
     assert t is not None
     key = _key(3)
-    t.add(key, 64, bytes.fromhex("020000000002" "020000000001"))
-    frames = [_frame(key, 0x10, 1) for _ in range(10)]
+    t.add(key, 64, MACS)
+    frames = [_frame(key, 0x10, 1) for _ in range(10)]  # frames 1021 to 1030
+    at = _starts(frames)
     buf = _pcap(frames) + bytes(70_000)
     end = len(buf) - 16 - 65_535
-    pos, number = t.scan(buf, 24, end, 1020, 1, False, 1000, 1_000_000, 65_535)
-    assert number == 1023 and pos == 24 + 3 * (16 + len(frames[0]))
-    assert t.scan(buf, pos, end, 1023, 1, False, 1000, 1_000_000, 65_535) == (pos, 1023)
-    # After the engine has read frame 1024 itself, the scan goes on.
-    assert t.scan(buf, pos + 16 + len(frames[0]), end, 1024, 1, False, 1000, 1_000_000, 65_535)[1] == 1030
-    # Misuse (an end past the buffer, another link type) consumes nothing.
-    assert t.scan(buf, 24, len(buf) + 1, 0, 1, False, 1000, 1_000_000, 65_535) == (24, 0)
-    assert t.scan(buf, 24, end, 0, 113, False, 1000, 1_000_000, 65_535) == (24, 0)
+    it = t.records(buf, 24, end, 1020, 1, False, 1000, 1_000_000, 65_535)
+    assert next(it)[0:5:4] == (1024, at[3] + 16) and t.consumed == 3  # 1021 to 1023 consumed, 1024 yielded
+    assert next(t.records(buf, at[3], end, 1023, 1, False, 1000, 1_000_000, 65_535))[0] == 1024  # also first
+    assert t.consumed == 3
+    # After the engine has read frame 1024 itself, the reading goes on: 1025 to 1030 are consumed.
+    assert next(it)[0:5:4] == (1031, at[10] + 16) and t.consumed == 9 and t.last_number == 1030
+    # Misuse (an end past the buffer) reads nothing; another link type consumes nothing.
+    misuse = t.records(buf, 24, len(buf) + 1, 0, 1, False, 1000, 1_000_000, 65_535)
+    assert list(misuse) == [] and (misuse.pos, misuse.number) == (24, 0)
+    raw_ip = t.records(buf, 24, end, 0, 113, False, 1000, 1_000_000, 65_535)
+    assert [(n, lt, off) for n, _ts, lt, _b, off, _c, _o in itertools.islice(raw_ip, 10)] == \
+        [(i + 1, 113, at[i] + 16) for i in range(10)]
+    assert t.consumed == 9
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.binary(min_size=0, max_size=120), max_size=40), st.lists(st.integers(0, 200), max_size=6),
        st.integers(0, 2**32 - 1), st.booleans())
-def test_scan_of_garbage_stays_in_the_buffer(pieces: list[bytes], key_offsets: list[int], noise: int,
-                                            big: bool) -> None:
+def test_records_of_garbage_stay_in_the_buffer(pieces: list[bytes], key_offsets: list[int], noise: int,
+                                               big: bool) -> None:
     # Records of random bytes (some with a plausible header and flows the table knows), read at random.
     t = new_light_table()
     assert t is not None
@@ -149,46 +166,83 @@ def test_scan_of_garbage_stays_in_the_buffer(pieces: list[bytes], key_offsets: l
         if off + 38 <= len(body):
             t.add(bytes(body[off + 26 : off + 38]), body[off + 22], bytes(body[off : off + 12]))
     for i in range(3):
-        t.add(_key(i), 64, bytes.fromhex("020000000002" "020000000001"))
+        t.add(_key(i), 64, MACS)
     max_caplen = 2048
     buf = bytes(body) + bytes(16 + max_caplen)
     end = len(buf) - 16 - max_caplen
     pos, number = 0, 0
     while pos < end:
-        new_pos, new_number = t.scan(buf, pos, end, number, 1, big, 1000, 1_000_000, max_caplen)
-        assert pos <= new_pos <= end + 16 + max_caplen and new_number >= number
-        assert (new_pos == pos) == (new_number == number)
-        if new_pos == pos:
-            pos += 1  # as if the reader dealt with this record; go on from the next byte
-        else:
-            pos, number = new_pos, new_number
-    # An end that would let a record run past the buffer is refused: nothing is consumed.
-    assert t.scan(buf, 0, end + 1, 0, 1, big, 1000, 1_000_000, max_caplen) == (0, 0)
+        it = t.records(buf, pos, end, number, 1, big, 1000, 1_000_000, max_caplen)
+        taken = t.consumed + t.skipped
+        at, n, yielded = pos, number, 0
+        for fn, _ts, lt, b, off, caplen, _orig in it:
+            # Each frame lies in the buffer, after the one before, numbered after the records consumed between.
+            assert b is buf and lt == 1 and at + 16 <= off and off + caplen <= len(buf) and fn > n
+            at, n, yielded = off + caplen, fn, yielded + 1
+        assert at <= it.pos <= end + 16 + max_caplen and it.number >= n
+        assert (it.pos == pos) == (it.number == number)
+        assert it.number - number == yielded + t.consumed + t.skipped - taken  # each record counted once
+        if it.pos >= end:
+            break
+        # Stopped inside the fast zone: only at a record for the reader's careful loop.
+        _sec, frac, caplen, _orig = struct.unpack_from(order + "IIII", buf, it.pos)
+        assert caplen > max_caplen or frac >= 1_000_000
+        pos, number = it.pos + 1, it.number  # as if the reader dealt with this record; go on from the next byte
+    # An end that would let a record run past the buffer is refused: nothing is read.
+    misuse = t.records(buf, 0, end + 1, 0, 1, big, 1000, 1_000_000, max_caplen)
+    assert list(misuse) == [] and (misuse.pos, misuse.number) == (0, 0)
 
 
-def _fast_zone_by_scan(t: LightTable, buf: bytes, pos: int, end: int, number: int, big: bool,
-                       max_caplen: int) -> tuple[list[tuple[int, int, int, int, int, int]], int, int]:
-    """What the Python reader's fast-zone loop yields with ``scan`` (pcap.PcapParser._frames), the
-    reference for ``records``: (number, ts_ns, linktype, offset, caplen, origlen) each, then where it stopped."""
-    out = []
+_Frame6 = tuple[int, int, int, int, int, int]
+"""(number, ts_ns, linktype, offset, caplen, origlen): a frame tuple without its buffer."""
+
+
+def _model_of_records(buf: bytes, pos: int, end: int, number: int, big: bool, max_caplen: int,
+                      flows: dict[bytes, tuple[int, bytes]], shard: int, jobs: int
+                      ) -> tuple[list[_Frame6], int, int, tuple[int, int, int], dict[bytes, tuple[int, ...]]]:
+    """What ``LightTable.records`` should do, written again in Python from the engine's rules (the engine's
+    light branch, housekeeping at every 1024th frame, ``flow_shard``, the reader's careful loop), as the
+    reference for the C: the frames it yields, where it stops (pos, number), the table's (consumed,
+    skipped, last_number), and each flow's ``pull()`` (``flows``: key -> its TTL and MAC pair)."""
+    order = ">" if big else "<"
+    out: list[_Frame6] = []
+    consumed = skipped = last_number = 0
+    counters: dict[bytes, tuple[int, ...]] = {}
     while pos < end:
-        pos, number = t.scan(buf, pos, end, number, 1, big, 1000, 1_000_000, max_caplen)
-        if pos >= end:
-            break
-        sec, frac, caplen, origlen = struct.unpack_from((">" if big else "<") + "IIII", buf, pos)
+        sec, frac, caplen, origlen = struct.unpack_from(order + "IIII", buf, pos)
         if caplen > max_caplen or frac >= 1_000_000:
-            break
+            break  # the reader's careful loop: it stops here
         number += 1
-        out.append((number, sec * 10**9 + frac * 1000, 1, pos + 16, caplen, origlen))
-        pos += 16 + caplen
-    return out, pos, number
+        ts = sec * 10**9 + frac * 1000
+        f = buf[pos + 16 : pos + 16 + caplen]
+        data = pos + 16
+        pos = data + caplen
+        if caplen < 54 or number % 1024 == 0:
+            out.append((number, ts, 1, data, caplen, origlen))
+            continue
+        tcp4 = f[12:15] == b"\x08\x00\x45" and f[23] == 6
+        if jobs > 1 and tcp4 and flow_shard(1, f, 0, caplen, jobs) != shard:
+            skipped += 1  # another worker's: dropped, as shard_frames drops it
+            continue
+        offflags = int.from_bytes(f[46:48], "big")
+        key = f[26:38]
+        if (tcp4 and not int.from_bytes(f[20:22], "big") & 0x3FFF and not offflags & 7
+                and flows.get(key) == (f[22], f[:12])):
+            packets, payload = counters[key][:2] if key in counters else (0, 0)
+            plen = int.from_bytes(f[16:18], "big") - 20 - (offflags >> 12) * 4
+            counters[key] = (packets + 1, payload + max(plen, 0), int.from_bytes(f[18:20], "big"), number, ts)
+            consumed += 1
+            last_number = number
+            continue
+        out.append((number, ts, 1, data, caplen, origlen))
+    return out, pos, number, (consumed, skipped, last_number), counters
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0x10, 0x18, 0x11, 0x02, 0x04]), st.integers(0, 40),
                           st.binary(max_size=60)), max_size=40),
        st.integers(0, 2100), st.booleans(), st.integers(0, 3), st.sampled_from([1, 2, 3]))
-def test_records_yields_exactly_what_scan_leaves_to_the_reader(
+def test_records_yields_exactly_what_the_engine_must_see(
         packets: list[tuple[int, int, int, bytes]], start: int, big: bool, damage: int, jobs: int) -> None:
     # Known and unknown flows, SYN/FIN/RST, short frames, a damaged record, any starting frame number (the
     # 1024th frames), a shard worker's view: records() must give the reader's frames, and consume the rest.
@@ -202,23 +256,22 @@ def test_records_yields_exactly_what_scan_leaves_to_the_reader(
     max_caplen = 65_535
     buf = bytes(body) + bytes(16 + max_caplen)
     end = len(buf) - 16 - max_caplen if damage != 3 else len(body) // 2  # 3: a fast zone that ends early
-    tables = [new_light_table(), new_light_table()]
-    for t in tables:
-        assert t is not None
-        for flow in range(3):  # flow 3 is unknown
-            t.add(_key(flow), 64, bytes.fromhex("020000000002" "020000000001"))
-        if jobs > 1:
-            t.set_shard(start % jobs, jobs)
-    by_c, by_scan = tables[0], tables[1]
-    assert by_c is not None and by_scan is not None
-    it = by_c.records(buf, 0, end, start, 1, big, 1000, 1_000_000, max_caplen)
+    t = new_light_table()
+    assert t is not None
+    flows = {_key(flow): (64, MACS) for flow in range(3)}  # flow 3 is unknown
+    for key, (ttl, macs) in flows.items():
+        t.add(key, ttl, macs)
+    if jobs > 1:
+        t.set_shard(start % jobs, jobs)
+    it = t.records(buf, 0, end, start, 1, big, 1000, 1_000_000, max_caplen)
     got = [(n, ts, lt, off, cap, orig) for n, ts, lt, b, off, cap, orig in it if b is buf]
-    want, pos, number = _fast_zone_by_scan(by_scan, buf, 0, end, start, big, max_caplen)
+    want, pos, number, counts, pulls = _model_of_records(buf, 0, end, start, big, max_caplen, flows, start % jobs,
+                                                         jobs)
     assert got == want
     assert (it.pos, it.number) == (pos, number)
-    assert (by_c.consumed, by_c.skipped, by_c.last_number) == (by_scan.consumed, by_scan.skipped, by_scan.last_number)
+    assert (t.consumed, t.skipped, t.last_number) == counts
     for flow in range(4):
-        assert by_c.pull(_key(flow)) == by_scan.pull(_key(flow))
+        assert t.pull(_key(flow)) == pulls.get(_key(flow))
     assert list(it) == []  # exhausted for good
 
 
@@ -259,19 +312,79 @@ def test_reader_yields_the_same_frames_with_the_c_reader(generated: Path) -> Non
         assert frames(cap, True) == frames(cap, False), cap
 
 
+def _record_starts(data: bytes | bytearray) -> list[int]:
+    """The offset of each record header of a little-endian classic pcap (the last may be cut short)."""
+    offsets = []
+    pos = 24
+    while pos + 16 <= len(data):
+        offsets.append(pos)
+        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    return offsets
+
+
+def _feed(data: bytes, chunk: int, light: bool) -> tuple[list[tuple[object, ...]], list[tuple[int, ...]], list[str],
+                                                         int]:
+    """Read ``data`` with a PcapParser as the stream reader feeds it (``source._stream_buffers``): buffers of
+    the unread tail and ``chunk`` more bytes. Every frame (with whether ``position()`` was right after it while
+    the consumer held it), the parser's state after each buffer, the anomalies, and how many frames came out
+    of a C iterator (white box: the reader's ``_records`` is set while one runs)."""
+    parser = PcapParser(AnomalyLog())
+    parser.light = new_light_table() if light else None  # no flow: every record is yielded, as without it
+    frames: list[tuple[object, ...]] = []
+    states: list[tuple[int, ...]] = []
+    buf = b""
+    fed = by_c = 0
+    while not parser.done:
+        final = fed + chunk >= len(data)
+        buf = buf[parser.pos :] + data[fed : fed + chunk]
+        parser.rebase(parser.pos)
+        fed += chunk
+        for n, ts, lt, b, off, cap, orig in parser.frames(buf, len(buf), final):
+            frames.append((n, ts, lt, b[off : off + cap], orig, parser.position() == off + cap))
+            by_c += parser._records is not None
+        states.append((parser.base, parser.pos, parser.need, parser.number, parser.done))
+        if final:
+            break
+    return frames, states, [str(a) for a in parser.anomalies.as_list()], by_c
+
+
+def test_reader_state_between_buffers_is_the_same_with_the_c_reader(generated: Path) -> None:
+    # Buffers larger and smaller than the 256 KiB margin, each ending inside a record, damaged records inside
+    # their fast zones, a cut end: frames, the progress while each frame is held, and pos, need and number
+    # after each buffer must be those of the pure-Python reader.
+    data = bytearray(generated.read_bytes())
+    offsets = _record_starts(data)
+    for i in (500, 1500, 1501, 2500):
+        data[offsets[i] + 4 : offsets[i] + 8] = struct.pack("<I", 5_000_000)  # a sub-second field out of range
+    bogus_caplen = bytearray(data)
+    bogus_caplen[offsets[3000] + 8 : offsets[3000] + 12] = struct.pack("<I", 10_000_000)
+    for capture in (bytes(data[:-7]), bytes(bogus_caplen)):
+        for chunk in (len(capture), 3_000_001, 700_001, 300_007, 100_003):
+            with_c, without = _feed(capture, chunk, True), _feed(capture, chunk, False)
+            assert with_c[:3] == without[:3], chunk
+            # Not vacuous: buffers past the margin went through C (a table without flows yields every record).
+            assert (with_c[3] > len(with_c[0]) // 2) == (chunk > 2 * MAX_CAPLEN), (chunk, with_c[3])
+            assert all(f[-1] for f in with_c[0]), chunk
+            assert sum("sub-second field 5000000" in a for a in with_c[2]) == 4, with_c[2]
+            assert any("read no further" in a or "ends inside a record" in a for a in with_c[2]), with_c[2]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.binary(min_size=12, max_size=12), st.integers(2, 8), st.data())
-def test_scan_skips_exactly_the_frames_of_other_shards(key: bytes, jobs: int, data: st.DataObject) -> None:
+def test_records_skip_exactly_the_frames_of_other_shards(key: bytes, jobs: int, data: st.DataObject) -> None:
     shard = data.draw(st.integers(0, jobs - 1))
     t = new_light_table()
     assert t is not None
     t.set_shard(shard, jobs)
     frame = _frame(key, 0x18, 10)
     buf = _pcap([frame]) + bytes(16 + 65_535)
-    pos, number = t.scan(buf, 24, len(buf) - 16 - 65_535, 0, 1, False, 1000, 1_000_000, 65_535)
-    assert pos == (24 if number == 0 else 24 + 16 + len(frame))
+    it = t.records(buf, 24, len(buf) - 16 - 65_535, 0, 1, False, 1000, 1_000_000, 65_535)
+    got = [(n, off) for n, _ts, _lt, _b, off, _c, _o in it]
     mine = flow_shard(1, frame, 0, len(frame), jobs) == shard
-    assert (number, t.skipped, t.consumed) == ((0, 0, 0) if mine else (1, 1, 0))
+    # Its own frame reaches the reader; another shard's is skipped, counted in the frame numbers only.
+    assert got == ([(1, 40)] if mine else [])
+    assert (it.pos, it.number) == (24 + 16 + len(frame), 1)
+    assert (t.skipped, t.consumed) == ((0, 0) if mine else (1, 0))
 
 
 def _records(path: Path, light: bool) -> tuple[list[dict[str, object]], int, list[str], int]:
@@ -352,6 +465,20 @@ def test_same_records_in_the_same_order_with_and_without_it(generated: Path, tmp
         assert _records(tmp_path / "gateway.pcapng", True)[3] >= _records(generated, True)[3]
 
 
+def test_a_table_attached_after_the_first_frame_is_used_from_the_next(generated: Path) -> None:
+    # diagnose reads the first frame before the analyzer exists (engine.embedded_keylog looks for a key
+    # log in the capture), then attaches the table: the C reader must still take over in that buffer.
+    with open_capture(str(generated)) as source:
+        frames, _keylog = embedded_keylog(source)
+        analyzer = CaptureAnalyzer(generated.name)
+        analyzer.attach(source)
+        late = [record_to_json(r) for r in analyzer.analyze(frames)]
+        consumed = analyzer.light.consumed if analyzer.light is not None else 0
+    early, _frames, _anomalies, consumed_early = _records(generated, True)
+    assert late == early
+    assert consumed == consumed_early > 0
+
+
 def test_a_piped_capture_goes_through_c_too(generated: Path) -> None:
     # A pipe's reads give 64 KiB; the stream reader gathers more before parsing, or nothing would reach C.
     code = ("from tlsdoctor.api import CaptureAnalyzer, open_capture\n"
@@ -367,26 +494,66 @@ def test_a_piped_capture_goes_through_c_too(generated: Path) -> None:
     assert consumed > _records(generated, True)[3] // 2
 
 
+def _watch_after(path: Path, damaged: int) -> tuple[int, int, int, int]:
+    """Read ``path`` with the C reader, watching the frames after frame ``damaged``: how many the capture
+    has, how many the table consumed, how many reached the engine, and how many of those came out of a C
+    iterator (white box: the reader's ``_records`` is set while one runs)."""
+    with open_capture(str(path)) as source:
+        analyzer = CaptureAnalyzer(path.name)
+        analyzer.attach(source)
+        table, parser = analyzer.light, source._parser
+        assert table is not None and isinstance(parser, PcapParser)
+        consumed_before = -1
+        reached = by_c = 0
+
+        def watched(frames: Iterator[FrameTuple]) -> Iterator[FrameTuple]:
+            nonlocal consumed_before, reached, by_c
+            for frame in frames:
+                if frame[0] == damaged:
+                    consumed_before = table.consumed
+                elif frame[0] > damaged:
+                    reached += 1
+                    by_c += parser._records is not None
+                yield frame
+
+        for _ in analyzer.analyze(watched(source.frames())):
+            pass
+        assert consumed_before >= 0, "the damaged frame reached the engine"
+        return source.frames_read - damaged, table.consumed - consumed_before, reached, by_c
+
+
 def test_damage_inside_the_fast_zone_reads_the_same_with_the_c_reader(generated: Path, tmp_path: Path) -> None:
     # The fixtures are smaller than the 256 KiB margin, so their records never reach the C reader: damage a
-    # multi-megabyte capture deep inside its fast zone, where records() stops and the Python reader goes on.
+    # multi-megabyte capture deep inside its fast zone, where records() stops, the Python reader reads the
+    # damaged record, and a new records() reads on after it.
     data = bytearray(generated.read_bytes())
-    offsets = []
-    pos = 24
-    while pos + 16 <= len(data):  # the record boundaries
-        offsets.append(pos)
-        pos += 16 + struct.unpack_from("<I", data, pos + 8)[0]
+    offsets = _record_starts(data)
     assert len(offsets) > 3000
-    cases = {
-        "bogus_caplen": (offsets[1000] + 8, struct.pack("<I", 10_000_000)),
-        "bogus_timestamp": (offsets[1500] + 4, struct.pack("<I", 5_000_000)),
-        "garbage_frame": (offsets[2000] + 16 + 12, b"\x86\xdd\x60\x00"),  # an Ethernet frame turned to IPv6
+    size = len(data) - 7  # cut short inside the last record
+    fast_end = size - 16 - MAX_CAPLEN  # one mapped window: the fast zone is all but its last 256 KiB
+    last_fast = max(i for i, at in enumerate(offsets) if at < fast_end)
+    assert last_fast > 2600
+    subsecond = struct.pack("<I", 5_000_000)
+
+    def bogus_timestamps(*frames: int) -> list[tuple[int, bytes]]:
+        return [(offsets[i] + 4, subsecond) for i in frames]
+
+    # name -> the patches, and the frame after which the C reader must read on (0: the reading ends there).
+    cases: dict[str, tuple[list[tuple[int, bytes]], int]] = {
+        "bogus_caplen": ([(offsets[1000] + 8, struct.pack("<I", 10_000_000))], 0),
+        "bogus_timestamp": (bogus_timestamps(1500), 1501),
+        # damaged records one after the other, and a lone one later: each read by Python, C in between
+        "bogus_timestamps": (bogus_timestamps(1200, 1201, 1202, 1900), 1901),
+        # the last record of the fast zone: the Python reader reads on to the end of the buffer itself
+        "bogus_timestamp_at_the_zone_end": (bogus_timestamps(1500, last_fast), 0),
+        "garbage_frame": ([(offsets[2000] + 16 + 12, b"\x86\xdd\x60\x00")], 2001),  # an Ethernet frame turned to IPv6
     }
-    for name, (at, patch) in cases.items():
+    for name, (patches, after) in cases.items():
         damaged = bytearray(data)
-        damaged[at:at + len(patch)] = patch
+        for at, patch in patches:
+            damaged[at:at + len(patch)] = patch
         cap = tmp_path / f"{name}.pcap"
-        cap.write_bytes(bytes(damaged[:len(damaged) - 7]))  # and cut short inside the last record
+        cap.write_bytes(bytes(damaged[:size]))
         with_c, without = _records(cap, True), _records(cap, False)
         assert with_c[:3] == without[:3], name
         assert with_c[3] > 100, name  # the C reader did run on it
@@ -394,5 +561,12 @@ def test_damage_inside_the_fast_zone_reads_the_same_with_the_c_reader(generated:
         # pcap has nothing else to find the next record by; the others are read past, to the cut end).
         expected = "read no further" if name == "bogus_caplen" else "ends inside a record"
         assert any(expected in a for a in with_c[2]), (name, with_c[2])
-        if name == "bogus_timestamp":
-            assert any("sub-second field 5000000" in a for a in with_c[2]), with_c[2]
+        if name.startswith("bogus_timestamp"):
+            assert sum("sub-second field 5000000" in a for a in with_c[2]) == len(patches), with_c[2]
+        if after:
+            # After the damage the C reader reads on: it consumes most frames, and those that reach the engine
+            # come out of a C iterator, except the last 256 KiB's (the Python reader's careful loop).
+            frames, consumed, reached, by_c = _watch_after(cap, after)
+            assert frames == consumed + reached, name
+            assert consumed > frames // 2, (name, frames, consumed)
+            assert reached - by_c == after + frames - (last_fast + 1), (name, reached, by_c)

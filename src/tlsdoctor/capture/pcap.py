@@ -18,8 +18,11 @@ The hot loop. Records that start more than ``16 + MAX_CAPLEN`` bytes before ``en
 so there a record costs one ``unpack_from``, one test and the yielded tuple; the careful loop handles
 the last records of the buffer and anything suspicious, one record at a time. With the engine's light
 table (the compiled build), that fast zone is read by its C iterator instead (``LightTable.records``,
-``_lightpath.c``), which also consumes the plain packets of established connections, and this reader
-goes on where it stops.
+``_lightpath.c``), which also consumes the plain packets of established connections. It stops at the
+end of the fast zone, where this reader reads the rest, or at a record the careful loop must look at (a
+damaged one): this reader reads it, and a new C iterator goes on after it. ``frames`` chains these
+pieces with ``itertools.chain.from_iterable``, so that the consumer's ``next()`` goes straight to the C
+iterator, with no generator of ours in between.
 """
 
 from __future__ import annotations
@@ -121,25 +124,38 @@ class PcapParser:
         """The complete records of ``buf[self.pos:end]``; ``final``: no byte follows ``end``.
 
         With the engine's light table (``light``), the fast zone is read by its C iterator
-        (``LightTable.records``: it consumes what ``scan`` consumes and yields the other records as
-        this reader does), and this reader goes on from where it stopped."""
+        (``LightTable.records``: it consumes the plain packets of light flows and yields the other records
+        as this reader does); ``_pieces`` says how the C iterator and this reader take turns."""
         light = self.light
         if light is not None and not self.done and self._record is None and end - self.pos >= FILE_HEADER:
             self._header(buf)  # read now, so that the first buffer's records go through C too
-        if light is None or self.done or self._record is None:
-            return self._frames(buf, end, final)
-        records = light.records(buf, self.pos, end - RECORD_HEADER - MAX_CAPLEN, self.number, self.linktype,
-                                self._big_endian, 1 if self.units_per_second == 1_000_000_000 else 1000,
-                                self.units_per_second, MAX_CAPLEN)
-        self._records = records
-        return itertools.chain(records, self._after(records, buf, end, final))
+        return itertools.chain.from_iterable(self._pieces(buf, end, final))
 
-    def _after(self, records: Records, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
-        """The rest of the buffer once the C reader stopped: from its position, with its frame count."""
-        self.pos = records.pos
-        self.number = records.number
-        self._records = None
-        yield from self._frames(buf, end, final)
+    def _pieces(self, buf: Buffer, end: int, final: bool) -> Iterator[Iterator[FrameTuple]]:
+        """The buffer as successive readers, for ``itertools.chain.from_iterable``: with the light table, a C
+        iterator of the fast zone; then the Python reader, for the record the C iterator stopped at (a
+        damaged one: a new C iterator reads on after it) or for the records from the end of the fast zone to
+        the end of the buffer. Without the table, the Python reader alone; if the engine attaches the table
+        meanwhile (``engine.embedded_keylog`` reads the first frame before the analyzer exists), the Python
+        reader stops at the next record of the fast zone and a C iterator reads on from there.
+
+        A piece is asked for only when the one before is exhausted: ``pos`` and ``number`` are carried over
+        here, between pieces, never per frame. While a C iterator runs, ``_records`` holds it (``position``)."""
+        fast_end = end - RECORD_HEADER - MAX_CAPLEN
+        while not self.done:
+            light = self.light
+            if light is not None and self._record is not None and self.pos < fast_end:
+                records = light.records(buf, self.pos, fast_end, self.number, self.linktype, self._big_endian,
+                                        1 if self.units_per_second == 1_000_000_000 else 1000,
+                                        self.units_per_second, MAX_CAPLEN)
+                self._records = records
+                yield records
+                self._records = None
+                self.pos = records.pos
+                self.number = records.number
+            yield self._frames(buf, end, final)
+            if self.pos >= fast_end:
+                return  # the Python reader read on to the end of the buffer (it stops early only before it)
 
     def position(self) -> int:
         """Offset in the buffer of the first byte not yet consumed, also while the C reader runs."""
@@ -147,6 +163,10 @@ class PcapParser:
         return records.pos if records is not None else self.pos
 
     def _frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
+        """The Python reader: the records of ``buf[self.pos:end]``, the fast zone's and then, one at a time,
+        the careful loop's. It stops early, for ``_pieces`` to go on, at a record of the fast zone when the
+        engine has attached its light table, and after a record of the careful loop when the next one
+        starts in the fast zone (with the table, a new C iterator reads on from there)."""
         if self.done:
             return
         if self._record is None:
@@ -168,8 +188,7 @@ class PcapParser:
         pos = self.pos
         number = self.number
         fast_end = end - RECORD_HEADER - MAX_CAPLEN
-        big_endian = self._big_endian
-        # Declared, so that compiled they are C ints, not the objects struct's and scan's tuples hold.
+        # Declared, so that compiled they are C ints, not the objects struct's tuples hold.
         sec: int
         frac: int
         caplen: int
@@ -178,15 +197,11 @@ class PcapParser:
             while True:
                 # Fast zone: any record starting here fits before ``end`` if its caplen is sane.
                 while pos < fast_end:
-                    light = self.light  # read each time: the engine may attach it after the first frame
-                    if light is not None:
-                        pos, number = light.scan(buf, pos, fast_end, number, linktype, big_endian, scale,
-                                                 frac_limit, MAX_CAPLEN)
-                        if pos >= fast_end:
-                            break
                     sec, frac, caplen, origlen = unpack(buf, pos)
                     if caplen > MAX_CAPLEN or frac >= frac_limit:
                         break
+                    if self.light is not None:
+                        return  # attached while this loop ran (the first buffer): C reads on from here
                     number += 1
                     data = pos + 16
                     pos = data + caplen
@@ -216,6 +231,8 @@ class PcapParser:
                 pos = nxt
                 self.pos = pos
                 yield number, sec * 1_000_000_000 + frac * scale, linktype, buf, data, caplen, origlen
+                if pos < fast_end:
+                    return  # back in the fast zone: ``_pieces`` goes on (with the light table, in C)
             if final and pos < end:
                 left = end - pos
                 if left < RECORD_HEADER:

@@ -203,7 +203,8 @@ class CaptureSource:
     def use_light_table(self, table: LightTable | None) -> None:
         """Let the engine's table of established flows (``CaptureAnalyzer.light``) consume their plain
         packets in C (classic pcap records, pcapng Enhanced Packet Blocks). Also after the first frames
-        were read."""
+        were read (``engine.embedded_keylog`` reads the first frame before the analyzer exists): either
+        reader takes it up at its next frame."""
         self._parser.light = table
 
     @property
