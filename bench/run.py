@@ -13,7 +13,7 @@ alike), and each is reported by its fastest run, as ``timeit`` does (noise only 
 the slowest beside it; peak RSS is the highest of its runs:
 
 * ``tlsdoctor connections F --json --jobs 1 > /dev/null`` (one process) and without ``--jobs`` (every core)
-* ``tlsdoctor connections F > /dev/null`` (the terminal table)
+* ``tlsdoctor connections F --jobs 1 > /dev/null`` (the terminal table, one process) and without ``--jobs``
 * tshark, exactly the command of issue 3: ``tshark -r F -Y "tls.handshake.type==1 ||
   tls.handshake.type==2 || tls.alert_message || tcp.flags.reset==1" -T fields -e frame.number
   -e tcp.stream -e tls.handshake.type -e tls.alert_message.desc > /dev/null``
@@ -310,7 +310,9 @@ def main() -> None:
             *tlsdoctor_cmd(), "diagnose", str(path), "--json", "--no-progress", "--html", f"{out}.report.html",
             "--markdown", f"{out}.report.md", "--export", f"{out}.failing.pcapng"]
         if not args.no_table:
-            runs["`tlsdoctor connections F` (table)"] = [*tlsdoctor_cmd(), "connections", str(path)]
+            runs["`tlsdoctor connections F --jobs 1` (table)"] = [*tlsdoctor_cmd(), "connections", str(path),
+                                                                 "--jobs", "1"]
+            runs["`tlsdoctor connections F` (table, all cores)"] = [*tlsdoctor_cmd(), "connections", str(path)]
         runs["tshark, the issue's command"] = tshark_cmd(path)
         runs["bare Python header loop"] = [sys.executable, "-c", BARE_LOOP, str(path)]
         every: dict[str, list[Measurement]] = {name: [] for name in runs}
