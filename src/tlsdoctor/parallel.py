@@ -22,12 +22,10 @@ Blocks (``engine.embedded_keylog``), which it reads anyway.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -40,6 +38,8 @@ from tlsdoctor.findings import Anomaly
 from tlsdoctor.tls.keylog import KeyLog
 
 if TYPE_CHECKING:  # imported where diagnose needs it: `connections` reads no rule (60 ms of its start-up)
+    from concurrent.futures import ProcessPoolExecutor  # and the pool where it starts (9 ms): `default_jobs`
+
     from tlsdoctor.diagnosis import Diagnosis
 
 MIN_SHARDED_BYTES = 64 * 1024 * 1024
@@ -94,6 +94,9 @@ def _workers(jobs: int, keylog: KeyLog | None) -> ProcessPoolExecutor:
     worker dies (killed, out of memory, a crash in a compiled module) or its result cannot be unpickled,
     the executor raises (``BrokenProcessPool``), which the CLI reports as an internal error; the Pool
     waits for that result forever."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
                                initializer=_set_worker_keylog, initargs=(keylog,))
 
