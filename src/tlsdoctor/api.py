@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, EngineStats, embedded_keylog
+from tlsdoctor.evidence.intake import printable
 from tlsdoctor.tls.keylog import KeyLog, parse_keylog
 
 KeyLogArg = KeyLog | str | os.PathLike[str] | None
@@ -44,7 +45,7 @@ class ConnectionStream:
     def __init__(self, path: str, name: str | None = None, keylog: KeyLogArg = None,
                  embedded_keylog: bool = False) -> None:
         self.path = path
-        self.name = name if name is not None else ("-" if path == "-" else os.path.basename(path))
+        self.name = name if name is not None else ("-" if path == "-" else printable(os.path.basename(path)))
         self.anomalies: list[str] = []
         self.stats = EngineStats()
         self.keylog = load_keylog(keylog) if keylog is not None else None

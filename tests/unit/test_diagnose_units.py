@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tlsdoctor.evidence.intake import InputKind, gather, sniff
+from tlsdoctor.evidence.intake import InputKind, gather, printable, sniff
 from tlsdoctor.investigate import investigate
 from tlsdoctor.report.json import report_to_json
 from tlsdoctor.rules import RULES
@@ -310,6 +310,27 @@ def test_several_captures_on_several_workers_name_their_capture(tmp_path: Path) 
     rows = {jobs: sorted(_connections("--json", "--failed", "--jobs", jobs, *captures)) for jobs in ("1", "2")}
     assert rows["1"] == rows["2"] and len(rows["1"]) >= 6
     assert all(json.loads(line)["failed"] for line in rows["2"])
+
+
+def test_a_file_name_that_is_not_utf8_is_cited_as_ls_b_shows_it(tmp_path: Path) -> None:
+    # A capture copied from another system can have a name whose bytes are not UTF-8; Python gives them as
+    # surrogate escapes, which no UTF-8 output can hold. The table, JSON Lines (one process or workers)
+    # and the HTML report cite the name with the byte escaped, as `ls -b` shows it.
+    odd = tmp_path / os.fsdecode(b"cap\xff.pcap")
+    odd.write_bytes((CAPTURES / "mixed_small.pcap").read_bytes())
+    assert printable(str(odd.name)) == "cap\\xff.pcap" and printable("plain.pcap") == "plain.pcap"
+    assert printable("\ud800") == "\\ud800"  # a surrogate no file system gave
+    other = str(CAPTURES / "hostile_sni.pcap")
+    for jobs in ("1", "2"):
+        rows = [json.loads(line) for line in _connections("--json", "--jobs", jobs, str(odd))]
+        assert len(rows) == 36 and {r["capture"] for r in rows} == {"cap\\xff.pcap"}
+        table = _connections("--jobs", jobs, str(odd), other)
+        assert sum("cap\\xff.pcap" in line for line in table) == 36
+    html = tmp_path / "report.html"
+    proc = subprocess.run([sys.executable, "-m", "tlsdoctor", "diagnose", "--no-progress", "--html", str(html),
+                           str(odd)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert "cap\\xff.pcap" in html.read_text(encoding="utf-8")
 
 
 def _first_frames(src: Path, out: Path, frames: int) -> None:

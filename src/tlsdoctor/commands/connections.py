@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tlsdoctor.api import iter_connections
     from tlsdoctor.capture import CaptureError
+    from tlsdoctor.evidence.intake import printable
     from tlsdoctor.report.connections import HEADER, json_line, record_to_json, summary_line
 
     out = sys.stdout
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                                  healthy=spool.write if spool is not None else None, failed_only=args.failed,
                                  with_capture=many)
             try:
-                n, failed, anomalies = connections_sharded(path, os.path.basename(path), jobs, lines_out)
+                n, failed, anomalies = connections_sharded(path, printable(os.path.basename(path)), jobs, lines_out)
             except CaptureError as exc:
                 sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
                 status = 2

@@ -148,9 +148,26 @@ def gather(paths: Iterable[str]) -> tuple[list[Sniffed], list[str]]:
 
 
 def display_names(paths: Sequence[str]) -> dict[str, str]:
-    """The name each file is cited by: its base name when unique among the inputs, else the path."""
+    """The name each file is cited by: its base name when unique among the inputs, else the path
+    (``printable``)."""
     bases: dict[str, int] = {}
     for p in paths:
         b = os.path.basename(p)
         bases[b] = bases.get(b, 0) + 1
-    return {p: (os.path.basename(p) if bases[os.path.basename(p)] == 1 else p) for p in paths}
+    return {p: printable(os.path.basename(p) if bases[os.path.basename(p)] == 1 else p) for p in paths}
+
+
+def printable(path: str) -> str:
+    """A path or file name from the command line as text that any UTF-8 output can hold (a report, a
+    table line, JSON): the bytes of a name that are not UTF-8, which Python gives as surrogate escapes
+    (``os.fsdecode``), written as ``\\xff``, as ``ls -b`` shows them. Other names are returned as they
+    are. The path itself still opens the file; this is only the name the output cites."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no file system gave
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
