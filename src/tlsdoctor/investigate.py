@@ -65,7 +65,7 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
     files, problems = gather([*paths, *[p for p in (vantages or {}).values() if p not in paths]])
     names = display_names([f.path for f in files])
     ev = _Evidence()
-    ev.anomalies.extend(Anomaly("unreadable", "", p) for p in problems)
+    ev.anomalies.extend(Anomaly("unreadable", source, text) for source, text in problems)
     by_kind: dict[str, list[Sniffed]] = {}
     for f in files:
         by_kind.setdefault(f.kind, []).append(f)

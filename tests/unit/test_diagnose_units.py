@@ -79,6 +79,10 @@ def test_exit_status_zero_when_healthy_one_when_failing_two_on_usage_error() -> 
     assert [f["cause"] for f in report["findings"]] == ["protocol_version_mismatch"]
     assert _cli().returncode == 2
     assert _cli("--vantage", "nolabel", str(CAPTURES / "tls13_ok.pcap")).returncode == 2
+    # Only paths that do not exist (a typo): nothing was read, so no "no failure found" either.
+    typo = _cli(str(CAPTURES / "tls13_ok.pacp"), "--vantage", f"server={CAPTURES / 'absent.pcap'}")
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr.count("no such file or directory") == 2
 
 
 def test_unrecognised_and_missing_files_are_listed_never_fatal(tmp_path: Path) -> None:
@@ -88,7 +92,8 @@ def test_unrecognised_and_missing_files_are_listed_never_fatal(tmp_path: Path) -
     kinds = {i["path"]: i["kind"] for i in report["inputs"]}
     assert kinds["notes.txt"] == "unrecognized"
     assert kinds["tls12_ok.pcap"] == "capture"
-    assert any("absent.pcap" in a["text"] for a in report["anomalies"])
+    assert {"kind": "unreadable", "source": str(tmp_path / "absent.pcap"),
+            "text": "no such file or directory"} in report["anomalies"]
     assert report["overview"]["handshakes_completed"] == 1
 
 

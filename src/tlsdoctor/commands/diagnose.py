@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
+    from tlsdoctor.evidence.intake import printable
     from tlsdoctor.investigate import investigate
     from tlsdoctor.report.json import report_to_json
 
@@ -59,6 +60,12 @@ def run(args: argparse.Namespace) -> int:
         vantages[name] = path
     if not args.evidence and not vantages:
         sys.stderr.write("tlsdoctor diagnose: give at least one capture, log, configuration or folder\n")
+        return 2
+    given = [*args.evidence, *vantages.values()]
+    if all(p != "-" and not os.path.exists(p) for p in given):
+        # Nothing to read at all (a mistyped path): a usage error, not a report that found no failure.
+        for p in given:
+            sys.stderr.write(f"tlsdoctor diagnose: {printable(p)}: no such file or directory\n")
         return 2
     with _progress(enabled=not args.no_progress and sys.stderr.isatty()) as progress:
         if args.jobs is not None and args.jobs < 1:

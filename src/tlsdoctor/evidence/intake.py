@@ -121,17 +121,18 @@ def _walk(path: str) -> Iterator[str]:
         yield path
 
 
-def gather(paths: Iterable[str]) -> tuple[list[Sniffed], list[str]]:
-    """Every file under ``paths``, sniffed; and the problems (unreadable paths, the cap)."""
+def gather(paths: Iterable[str]) -> tuple[list[Sniffed], list[tuple[str, str]]]:
+    """Every file under ``paths``, sniffed; and the problems, as (the path given or "", what): a path that
+    does not exist, the cap on files."""
     out: list[Sniffed] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for given in paths:
         if given != "-" and not os.path.exists(given):
-            problems.append(f"{given}: no such file or directory")
+            problems.append((printable(given), "no such file or directory"))
             continue
         for path in _walk(given):
             if len(out) >= MAX_FILES:
-                problems.append(f"more than {MAX_FILES} files given; the rest were not read")
+                problems.append(("", f"more than {MAX_FILES} files given; the rest were not read"))
                 return out, problems
             if path == "-":
                 out.append(Sniffed(path, InputKind.CAPTURE, "standard input"))
