@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 
@@ -110,15 +110,19 @@ def _new_certificate_json(cert: CertificateFacts) -> dict[str, Any]:
 
 
 def _tcp_events(rec: ConnectionRecord) -> list[dict[str, Any]]:
-    """Every SYN, FIN and RST of the timeline: who sent it, when, with which TTL and IP-ID."""
+    """Every SYN, FIN and RST of the timeline: who sent it, when, with which TTL and IP-ID.
+
+    The entries are read as plain tuples: compiled, an entry typed as ``TimelineEntry`` is checked and
+    unboxed whole, its twelve fields, and the ints put back in the dict are boxed again; here only the
+    flags and the time are unboxed, and only for the entries that are events."""
     out = []
     first_is_client = rec.first_side_is_client
-    for entry in rec.timeline:
-        flags = entry[3]
+    for entry in cast("tuple[tuple[object, ...], ...]", rec.timeline):
+        flags = cast(int, entry[3])
         if flags & 0x07:
             out.append({"frame": entry[0], "flags": _FLAG_LETTERS[flags & 0x1F],
-                        "from": "client" if entry[2] == first_is_client else "server",
-                        "time": _iso(entry[1]), "ttl": entry[7], "ip_id": entry[8]})
+                        "from": "client" if cast(bool, entry[2]) == first_is_client else "server",
+                        "time": _iso(cast(int, entry[1])), "ttl": entry[7], "ip_id": entry[8]})
     return out
 
 
