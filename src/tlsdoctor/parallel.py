@@ -12,7 +12,8 @@ in order of each connection's first packet over the whole capture; a worker numb
 the parent renumbers: a connection's global number is the rank of its first frame among all
 connections' first frames. Only ``diagnose`` of a single capture runs sharded (several captures need
 every record for matching vantage points, which is the wrong trade across processes). ``tlsdoctor
-connections`` (below) shards each large capture file in turn: its workers write lines, not records.
+connections`` (below) puts several files on one pool, a small file as one task and a large one as a
+task per flow shard; its workers write lines, not records.
 
 With a key log, every worker decrypts in its own pass what the key log covers among its flows
 (``CaptureAnalyzer(name, keylog)``), exactly as one process would: the parent's key log reaches the
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from tlsdoctor.capture import open_capture
+from tlsdoctor.capture import CaptureError, open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, shard_frames
 from tlsdoctor.findings import Anomaly
@@ -51,6 +52,22 @@ def default_jobs(size: int) -> int:
     if size < MIN_SHARDED_BYTES:
         return 1
     return max(1, min(MAX_JOBS, os.cpu_count() or 1))
+
+
+def plan_files(paths: list[str], jobs_wanted: int | None) -> tuple[list[tuple[str, int]], int]:
+    """How ``tlsdoctor connections`` spreads regular capture files over the cores: each file with its
+    number of flow shards, and the number of worker processes (1: read them in this process).
+    ``jobs_wanted`` (``--jobs N``): N workers and every file in N shards. By default each file of
+    ``MIN_SHARDED_BYTES`` or more in one shard per core and smaller ones whole, with a worker per core
+    when a file is cut or the files together reach that size: below it one process is as fast."""
+    if jobs_wanted is not None:
+        return [(path, jobs_wanted) for path in paths], jobs_wanted
+    sizes = [os.path.getsize(path) for path in paths]
+    files = [(path, default_jobs(size)) for path, size in zip(paths, sizes, strict=True)]
+    cores = default_jobs(MIN_SHARDED_BYTES)
+    if any(jobs > 1 for _path, jobs in files) or (len(paths) > 1 and sum(sizes) >= MIN_SHARDED_BYTES):
+        return files, cores
+    return files, 1
 
 
 @dataclass(slots=True)
@@ -165,7 +182,7 @@ second, after the capture's name, which JSON escapes, so the first occurrence is
 
 @dataclass(frozen=True, slots=True)
 class LinesOut:
-    """Where ``connections_sharded`` writes a capture's lines: JSON Lines to ``json`` if given, else table
+    """Where ``connections_parallel`` writes a capture's lines: JSON Lines to ``json`` if given, else table
     lines (``report.connections.summary_line``), a failed connection's to ``failures`` and a healthy one's
     to ``healthy``; with ``failed_only``, healthy connections are counted and not written."""
 
@@ -208,32 +225,54 @@ def _run_connections_shard(args: tuple[str, str, int, int, str, bool, bool, bool
     return firsts, count, failed, anomalies
 
 
-def connections_sharded(path: str, name: str, jobs: int, out: LinesOut) -> tuple[int, int, list[str]]:
-    """``tlsdoctor connections`` of one capture in ``jobs`` processes: each writes its records' lines to a
-    spool file, the parent numbers tcp.stream over the whole capture and passes them to ``out`` (shard by
-    shard: the lines are not in tcp.stream order, as in one process they come as connections end).
-    Returns (connections, failed, anomalies)."""
+def connections_parallel(files: list[tuple[str, str, int]], workers: int, out: LinesOut
+                         ) -> list[tuple[int, int, list[str]] | CaptureError]:
+    """``tlsdoctor connections`` of capture files (path, name, flow shards) on ``workers`` processes: every
+    shard of every file is a task (a small file is one shard), each writes its records' lines to a spool
+    file, and the parent passes them to ``out`` file by file, in the order given, as soon as a file's
+    shards are done, numbering tcp.stream over that file (shard by shard: the lines are not in tcp.stream
+    order, as in one process they come as connections end). Returns, per file, (connections, failed,
+    anomalies), or the ``CaptureError`` that stopped that file (not a capture, unreadable): the others
+    are still read."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="tlsdoctor-shards-") as spool_dir:
-        spools = [os.path.join(spool_dir, f"{s}.jsonl") for s in range(jobs)]
-        with _workers(jobs, None) as pool:
-            results = list(pool.map(_run_connections_shard,
-                                    [(path, name, s, jobs, spools[s], out.json is not None, out.failed_only,
-                                      out.with_capture) for s in range(jobs)]))
-        all_firsts = sorted(f for r in results for f in r[0])
-        for spool in spools:
-            with open(spool, "rb") as lines:
-                if out.json is not None:
-                    for line in lines:
-                        first, data = line.split(b"\t", 1)
-                        rank = bisect_left(all_firsts, int(first))
-                        out.json(data.replace(_STREAM_PLACEHOLDER, b'"tcp_stream":%d,' % rank, 1))
-                    continue
+    results: list[tuple[int, int, list[str]] | CaptureError] = []
+    with tempfile.TemporaryDirectory(prefix="tlsdoctor-shards-") as spool_dir, _workers(workers, None) as pool:
+        submitted = []
+        for i, (path, name, jobs) in enumerate(files):
+            spools = [os.path.join(spool_dir, f"{i}-{s}.jsonl") for s in range(jobs)]
+            submitted.append((spools, [pool.submit(_run_connections_shard,
+                                                   (path, name, s, jobs, spools[s], out.json is not None,
+                                                    out.failed_only, out.with_capture))
+                                       for s in range(jobs)]))
+        for spools, futures in submitted:
+            try:
+                parts = [f.result() for f in futures]
+            except CaptureError as exc:
+                results.append(exc)
+                continue
+            _write_lines(spools, sorted(f for part in parts for f in part[0]), out)
+            results.append((sum(part[1] for part in parts), sum(part[2] for part in parts),
+                            [a for part in parts for a in part[3]]))
+            for spool in spools:
+                os.remove(spool)  # a file's lines are out: its spools need not wait for the others
+    return results
+
+
+def _write_lines(spools: list[str], all_firsts: list[int], out: LinesOut) -> None:
+    """The lines of one capture's spool files to ``out``, each with its connection's tcp.stream: the rank
+    of its first frame among ``all_firsts``, the sorted first frames of all the capture's connections."""
+    for spool in spools:
+        with open(spool, "rb") as lines:
+            if out.json is not None:
                 for line in lines:
-                    first_frame, bad, head, tail = orjson.loads(line)
-                    text = f"{head}{bisect_left(all_firsts, first_frame):>6}{tail}\n"
-                    write = out.failures if bad else out.healthy
-                    if write is not None:
-                        write(text)
-    return sum(r[1] for r in results), sum(r[2] for r in results), [a for r in results for a in r[3]]
+                    first, data = line.split(b"\t", 1)
+                    rank = bisect_left(all_firsts, int(first))
+                    out.json(data.replace(_STREAM_PLACEHOLDER, b'"tcp_stream":%d,' % rank, 1))
+                continue
+            for line in lines:
+                first_frame, bad, head, tail = orjson.loads(line)
+                text = f"{head}{bisect_left(all_firsts, first_frame):>6}{tail}\n"
+                write = out.failures if bad else out.healthy
+                if write is not None:
+                    write(text)

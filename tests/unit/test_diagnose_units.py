@@ -317,6 +317,45 @@ def test_several_captures_on_several_workers_name_their_capture(tmp_path: Path) 
     assert all(json.loads(line)["failed"] for line in rows["2"])
 
 
+def test_several_files_share_the_workers_and_come_out_file_by_file(tmp_path: Path) -> None:
+    # With --jobs 2 every file's shards are tasks of one pool; the lines still come file by file, in the
+    # order given, the same as one process's. A file that is not a capture is reported (exit 2) and the
+    # others are read; standard input among files is read in this process.
+    junk = tmp_path / "notes.pcap"
+    junk.write_text("not a capture\n")
+    captures = [str(CAPTURES / "mixed_large.pcap"), str(junk), str(CAPTURES / "mixed_small.pcap"),
+                str(CAPTURES / "hostile_sni.pcap")]
+
+    def run(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-m", "tlsdoctor", "connections", *argv], capture_output=True,
+                              timeout=300, input=stdin)
+
+    for form in ([], ["--json"]):
+        one, two = run(*form, "--jobs", "1", *captures), run(*form, "--jobs", "2", *captures)
+        assert one.returncode == two.returncode == 2
+        assert b"notes.pcap" in two.stderr and b"not a pcap or pcapng capture" in two.stderr
+        assert one.stderr.splitlines()[-1:] == two.stderr.splitlines()[-1:]
+        lines = two.stdout.decode().splitlines()
+        if form:
+            names = [json.loads(line)["capture"] for line in lines]
+            # file by file, each file's lines together, in the order given
+            assert [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n] == \
+                ["mixed_large.pcap", "mixed_small.pcap", "hostile_sni.pcap"]
+        else:
+            fails = [line.startswith("FAIL") for line in lines[1:]]
+            assert fails == sorted(fails, reverse=True)
+        assert sorted(lines) == sorted(one.stdout.decode().splitlines())
+    piped = run("--json", "--jobs", "2", str(CAPTURES / "mixed_large.pcap"), "-",
+                stdin=(CAPTURES / "mixed_small.pcap").read_bytes())
+    alone = run("--json", "--jobs", "1", str(CAPTURES / "mixed_large.pcap"), str(CAPTURES / "mixed_small.pcap"))
+    assert piped.returncode == alone.returncode == 0
+    got = sorted(json.dumps({k: v for k, v in json.loads(line).items() if k != "capture"}, sort_keys=True)
+                 for line in piped.stdout.splitlines())
+    want = sorted(json.dumps({k: v for k, v in json.loads(line).items() if k != "capture"}, sort_keys=True)
+                  for line in alone.stdout.splitlines())
+    assert got == want
+
+
 def test_a_file_name_that_is_not_utf8_is_cited_as_ls_b_shows_it(tmp_path: Path) -> None:
     # A capture copied from another system can have a name whose bytes are not UTF-8; Python gives them as
     # surrogate escapes, which no UTF-8 output can hold. The table, JSON Lines (one process or workers)

@@ -40,29 +40,35 @@ def run(args: argparse.Namespace) -> int:
     if jobs_wanted is not None and jobs_wanted < 1:
         sys.stderr.write("tlsdoctor connections: --jobs wants a number of workers, 1 or more\n")
         return 2
-    for path in args.captures:
-        jobs = 1
-        if path != "-" and os.path.isfile(path):
-            from tlsdoctor.parallel import default_jobs
 
-            jobs = jobs_wanted if jobs_wanted is not None else default_jobs(os.path.getsize(path))
-        if jobs > 1:
-            from tlsdoctor.parallel import LinesOut, connections_sharded
+    def report(path: str, result: tuple[int, int, list[str]] | CaptureError) -> None:
+        nonlocal status
+        if isinstance(result, CaptureError):
+            sys.stderr.write(f"tlsdoctor: {path}: {result}\n")
+            status = 2
+            return
+        n, failed, anomalies = result
+        counts["connections"] += n
+        counts["failed"] += failed
+        for anomaly in anomalies:
+            sys.stderr.write(f"tlsdoctor: {path}: {anomaly}\n")
 
-            lines_out = LinesOut(json=write_line if args.json else None, failures=out.write,
-                                 healthy=spool.write if spool is not None else None, failed_only=args.failed,
-                                 with_capture=many)
-            try:
-                n, failed, anomalies = connections_sharded(path, printable(os.path.basename(path)), jobs, lines_out)
-            except CaptureError as exc:
-                sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
-                status = 2
-                continue
-            counts["connections"] += n
-            counts["failed"] += failed
-            for anomaly in anomalies:
-                sys.stderr.write(f"tlsdoctor: {path}: {anomaly}\n")
-            continue
+    def on_workers(paths: list[str]) -> bool:
+        """Read ``paths`` (regular files) on worker processes if ``plan_files`` says so; False if not."""
+        from tlsdoctor.parallel import LinesOut, connections_parallel, plan_files
+
+        files, workers = plan_files(paths, jobs_wanted)
+        if workers < 2:
+            return False
+        lines_out = LinesOut(json=write_line if args.json else None, failures=out.write,
+                             healthy=spool.write if spool is not None else None, failed_only=args.failed,
+                             with_capture=many)
+        named = [(path, printable(os.path.basename(path)), jobs) for path, jobs in files]
+        for path, result in zip(paths, connections_parallel(named, workers, lines_out), strict=True):
+            report(path, result)
+        return True
+
+    def in_process(path: str) -> None:
         try:
             stream = iter_connections(path)
             for rec in stream:
@@ -80,8 +86,18 @@ def run(args: argparse.Namespace) -> int:
             for anomaly in stream.anomalies:
                 sys.stderr.write(f"tlsdoctor: {path}: {anomaly}\n")
         except CaptureError as exc:
-            sys.stderr.write(f"tlsdoctor: {path}: {exc}\n")
-            status = 2
+            report(path, exc)
+
+    regular = [path != "-" and os.path.isfile(path) for path in args.captures]
+    if all(regular):
+        # Several files share the workers (a small file is one task, a large one a task per flow shard).
+        if not on_workers(args.captures):
+            for path in args.captures:
+                in_process(path)
+    else:
+        for path, is_file in zip(args.captures, regular, strict=True):
+            if not (is_file and on_workers([path])):
+                in_process(path)
     if spool is not None:
         spool.seek(0)
         for line in spool:
