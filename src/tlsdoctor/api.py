@@ -35,6 +35,12 @@ def load_keylog(keylog: KeyLog | str | os.PathLike[str]) -> KeyLog:
         return parse_keylog(fh)
 
 
+def capture_name(path: str) -> str:
+    """The name a capture's records cite (``ConnectionRecord.capture``): ``-`` for standard input, else
+    the file's base name, ``printable``."""
+    return "-" if path == "-" else printable(os.path.basename(path))
+
+
 class ConnectionStream:
     """Iterates the ConnectionRecords of one capture in one streaming pass.
 
@@ -45,7 +51,7 @@ class ConnectionStream:
     def __init__(self, path: str, name: str | None = None, keylog: KeyLogArg = None,
                  embedded_keylog: bool = False) -> None:
         self.path = path
-        self.name = name if name is not None else ("-" if path == "-" else printable(os.path.basename(path)))
+        self.name = name if name is not None else capture_name(path)
         self.anomalies: list[str] = []
         self.stats = EngineStats()
         self.keylog = load_keylog(keylog) if keylog is not None else None

@@ -22,9 +22,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import tempfile
 
-    from tlsdoctor.api import iter_connections
+    from tlsdoctor.api import capture_name, iter_connections
     from tlsdoctor.capture import CaptureError
-    from tlsdoctor.evidence.intake import printable
     from tlsdoctor.report.connections import HEADER, json_line, record_to_json, summary_line
 
     out = sys.stdout
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         lines_out = LinesOut(json=write_line if args.json else None, failures=out.write,
                              healthy=spool.write if spool is not None else None, failed_only=args.failed,
                              with_capture=many)
-        named = [(path, printable(os.path.basename(path)), jobs) for path, jobs in files]
+        named = [(path, capture_name(path), jobs) for path, jobs in files]
         for path, result in zip(paths, connections_parallel(named, workers, lines_out), strict=True):
             report(path, result)
         return True
