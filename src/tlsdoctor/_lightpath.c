@@ -1,4 +1,4 @@
-/* tlsdoctor._lightpath: the established connections' packets of a classic pcap, read in C.
+/* tlsdoctor._lightpath: the established connections' packets of a classic pcap or pcapng, read in C.
  *
  * Theory of operation. The engine (engine.py) puts a connection on its cheap path ("light") once its
  * handshake is settled: from then on a packet without SYN, FIN or RST whose TTL and MAC addresses are
@@ -8,9 +8,10 @@
  * record costs no Python object at all. ``LightTable.records`` is an iterator over the fast zone of a
  * classic pcap buffer (all of it but the last MAX_CAPLEN bytes and a record header) that yields every
  * other record as the Python reader's frame tuple: for the bulk of a classic pcap the frames reach the
- * engine with no Python code run between them. ``LightTable.scan_pcapng`` walks the Enhanced Packet Blocks
- * of a pcapng section, consuming such packets and stopping at the first that is not, which the Python
- * reader then yields to the engine as usual.
+ * engine with no Python code run between them. ``LightTable.pcapng_records`` is the same iterator over the
+ * Enhanced Packet Blocks of a pcapng section: it stops at the first block the Python reader must read
+ * (another block type, one not well framed, a clock that needs big integers), which reads it and hands
+ * the blocks after it to a new iterator (pcapng.py ``PcapngParser._pieces``).
  *
  * The engine stays the owner of the facts: it registers a flow when it goes light (``add``), takes the
  * counters back before it reads or writes them (``pull``), tells the table of a new TTL or MAC pair
@@ -24,9 +25,9 @@
  * The conditions for consuming a record are exactly those of engine.CaptureAnalyzer.analyze's inlined
  * fast path (Ethernet, IPv4 with a 20-byte header, TCP, not a fragment) and its light branch. Anything
  * else is for the engine. A record the Python reader must look at carefully (a captured length above the
- * cap, a sub-second field out of range; a pcapng block not well framed) ends the records iterator (the
- * run of scan_pcapng): the Python reader reads it, then hands the records after it to C again (for
- * classic pcap a new records iterator, pcap.py ``PcapParser._pieces``).
+ * cap, a sub-second field out of range; a pcapng block not well framed) ends the iterator: the Python
+ * reader reads it, then hands the records after it to a new iterator (pcap.py ``PcapParser._pieces``,
+ * pcapng.py ``PcapngParser._pieces``).
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -368,6 +369,16 @@ static inline Py_ssize_t safe_end(const RecordsArgs *a, Py_ssize_t len) {
    the Python reader must look at carefully (a captured length above ``max_caplen``, a sub-second field
    out of range); ``pos`` and ``number`` then say where the Python reader goes on. It holds the buffer
    only while it runs. */
+/* One pcapng interface's clock, as the Python reader keeps it: ts_ns = units * mul / div + offset. */
+typedef struct {
+    long linktype;
+    uint64_t mul, div;
+    int64_t offset;
+    int usable;             /* held in 64 bits here: else its packets stay with the Python reader */
+} Clock;
+
+#define MAX_CLOCKS 64       /* a packet of a later interface of a section goes to the Python reader */
+
 typedef struct {
     PyObject_HEAD
     LightTable *table;
@@ -376,6 +387,9 @@ typedef struct {
     int has_view;
     RecordsArgs a;          /* a.pos and a.number move as it reads */
     PyObject *linktype_obj;
+    int pcapng;             /* Enhanced Packet Blocks of a pcapng section, not classic pcap records */
+    Py_ssize_t nif;
+    Clock clocks[MAX_CLOCKS];
 } Records;
 
 static void records_release(Records *r) {
@@ -393,9 +407,108 @@ static void Records_dealloc(Records *r) {
     Py_TYPE(r)->tp_free((PyObject *)r);
 }
 
+/* The Enhanced Packet Block at ``pos``, as frame ``number + 1``: STEP_CAREFUL when the Python reader must
+   read it (another block type, a block not well framed or not wholly before ``end``, a captured length
+   above max_caplen, an interface not described or whose clock needs big integers, a time stamp beyond
+   int64): exactly the blocks its own fast loop leaves to its careful path, and those it reads with big
+   integers. Else STEP_CONSUMED or STEP_YIELD as for ``step``, with its time, captured length, block
+   length and interface in ``*ts``, ``*caplen``, ``*blen`` and ``*iid``. */
+static inline int step_pcapng(LightTable *t, const uint8_t *base, const Records *r, Py_ssize_t pos,
+                              unsigned long long number, size_t mask, int64_t *ts, uint32_t *caplen,
+                              uint32_t *blen, uint32_t *iid) {
+    const RecordsArgs *a = &r->a;
+    if (pos + 28 > a->end)
+        return STEP_CAREFUL;
+    const uint8_t *h = base + pos;
+    int big = a->big;
+    uint32_t btype = rd32(h, big);
+    *blen = rd32(h + 4, big);
+    *iid = rd32(h + 8, big);
+    *caplen = rd32(h + 20, big);
+    if (btype != 6 || (*blen & 3) || (uint64_t)*caplen + 32 > *blen || (Py_ssize_t)*blen > a->end - pos
+        || *caplen > a->max_caplen || *iid >= (uint32_t)r->nif || !r->clocks[*iid].usable
+        || rd32(h + *blen - 4, big) != *blen)
+        return STEP_CAREFUL;
+    const Clock *c = &r->clocks[*iid];
+    unsigned __int128 units = ((unsigned __int128)rd32(h + 12, big) << 32) | rd32(h + 16, big);
+    unsigned __int128 q = units * c->mul / c->div;
+    if (q > (unsigned __int128)(1ULL << 62))
+        return STEP_CAREFUL;  /* a time stamp beyond what int64 holds: the Python reader has big integers */
+    *ts = (int64_t)q + c->offset;
+    if (c->linktype != 1 || (t->used == 0 && t->jobs <= 1) || *caplen < 54
+        || ((number + 1) & HOUSEKEEPING_MASK) == 0)
+        return STEP_YIELD;
+    if (foreign(t, h + 28)) {
+        t->skipped++;
+        return STEP_CONSUMED;
+    }
+    return consume(t, h + 28, mask, number + 1, *ts) ? STEP_CONSUMED : STEP_YIELD;
+}
+
+/* The frame tuple (number, ts_ns, linktype, buf, offset, caplen, origlen); a new reference to linktype. */
+static PyObject *frame_tuple(Records *r, unsigned long long number, int64_t ts, PyObject *linktype, Py_ssize_t data,
+                             uint32_t caplen, uint32_t origlen) {
+    PyObject *out = PyTuple_New(7);
+    if (out == NULL) {
+        Py_DECREF(linktype);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(out, 2, linktype);
+    Py_INCREF(r->buf);
+    PyTuple_SET_ITEM(out, 3, r->buf);
+    PyObject *items[5] = {PyLong_FromUnsignedLongLong(number), PyLong_FromLongLong(ts), PyLong_FromSsize_t(data),
+                          PyLong_FromUnsignedLong(caplen), PyLong_FromUnsignedLong(origlen)};
+    static const int at[5] = {0, 1, 4, 5, 6};
+    int failed = 0;
+    for (int i = 0; i < 5; i++) {
+        if (items[i] == NULL)
+            failed = 1;
+        else
+            PyTuple_SET_ITEM(out, at[i], items[i]);
+    }
+    if (failed) {
+        Py_DECREF(out);  /* its unset items are NULL, which tuple deallocation skips */
+        return NULL;
+    }
+    return out;
+}
+
+static PyObject *Records_next_pcapng(Records *r) {
+    LightTable *t = r->table;
+    const uint8_t *base = (const uint8_t *)r->view.buf;
+    size_t mask = (size_t)t->cap - 1;
+    int64_t ts;
+    uint32_t caplen, blen, iid;
+    for (;;) {
+        int what = step_pcapng(t, base, r, r->a.pos, r->a.number, mask, &ts, &caplen, &blen, &iid);
+        if (what == STEP_CAREFUL)
+            break;
+        Py_ssize_t pos = r->a.pos;
+        if (what == STEP_CONSUMED) {
+            r->a.number++;
+            r->a.pos += (Py_ssize_t)blen;
+            continue;
+        }
+        PyObject *linktype = PyLong_FromLong(r->clocks[iid].linktype);
+        if (linktype == NULL)
+            return NULL;
+        PyObject *out = frame_tuple(r, r->a.number + 1, ts, linktype, pos + 28, caplen,
+                                    rd32(base + pos + 24, r->a.big));
+        if (out != NULL) {
+            r->a.number++;
+            r->a.pos += (Py_ssize_t)blen;
+        }
+        return out;
+    }
+    records_release(r);
+    return NULL;
+}
+
 static PyObject *Records_next(Records *r) {
     if (!r->has_view)
         return NULL;
+    if (r->pcapng)
+        return Records_next_pcapng(r);
     LightTable *t = r->table;
     RecordsArgs *a = &r->a;
     const uint8_t *base = (const uint8_t *)r->view.buf;
@@ -414,34 +527,12 @@ static PyObject *Records_next(Records *r) {
         }
         const uint8_t *h = base + a->pos;
         Py_ssize_t data = a->pos + 16;
-        PyObject *out = PyTuple_New(7);
-        if (out == NULL)
-            return NULL;
-        PyObject *number = PyLong_FromUnsignedLongLong(a->number + 1);
-        PyObject *tsobj = PyLong_FromLongLong(ts);
-        PyObject *off = PyLong_FromSsize_t(data);
-        PyObject *cap = PyLong_FromUnsignedLong(caplen);
-        PyObject *orig = PyLong_FromUnsignedLong(rd32(h + 12, a->big));
-        if (number == NULL || tsobj == NULL || off == NULL || cap == NULL || orig == NULL) {
-            Py_XDECREF(number);
-            Py_XDECREF(tsobj);
-            Py_XDECREF(off);
-            Py_XDECREF(cap);
-            Py_XDECREF(orig);
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(out, 0, number);
-        PyTuple_SET_ITEM(out, 1, tsobj);
         Py_INCREF(r->linktype_obj);
-        PyTuple_SET_ITEM(out, 2, r->linktype_obj);
-        Py_INCREF(r->buf);
-        PyTuple_SET_ITEM(out, 3, r->buf);
-        PyTuple_SET_ITEM(out, 4, off);
-        PyTuple_SET_ITEM(out, 5, cap);
-        PyTuple_SET_ITEM(out, 6, orig);
-        a->number++;
-        a->pos = data + (Py_ssize_t)caplen;
+        PyObject *out = frame_tuple(r, a->number + 1, ts, r->linktype_obj, data, caplen, rd32(h + 12, a->big));
+        if (out != NULL) {
+            a->number++;
+            a->pos = data + (Py_ssize_t)caplen;
+        }
         return out;
     }
     records_release(r);  /* done: the buffer is free again (an mmap can be closed) */
@@ -460,7 +551,8 @@ static PyTypeObject RecordsType = {
     .tp_basicsize = sizeof(Records),
     .tp_dealloc = (destructor)Records_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "The records of a classic pcap buffer's fast zone that a LightTable does not consume.",
+    .tp_doc = "The records of a classic pcap buffer's fast zone, or the blocks of a pcapng section, that a LightTable "
+               "does not consume.",
     .tp_iter = PyObject_SelfIter,
     .tp_iternext = (iternextfunc)Records_next,
     .tp_members = Records_members,
@@ -482,6 +574,8 @@ static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssi
     r->buf = NULL;
     r->has_view = 0;
     r->a = a;
+    r->pcapng = 0;
+    r->nif = 0;
     r->linktype_obj = PyLong_FromLong(a.linktype);
     if (r->linktype_obj == NULL || PyObject_GetBuffer(args[0], &r->view, PyBUF_SIMPLE) < 0) {
         Py_DECREF(r);
@@ -494,89 +588,71 @@ static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssi
     return (PyObject *)r;
 }
 
-/* One interface's clock for scan_pcapng: ts_ns = units * mul / div + offset_ns, and its link type. */
-typedef struct {
-    long linktype;
-    uint64_t mul, div;
-    int64_t offset;
-    int usable;
-} Clock;
-
-#define MAX_CLOCKS 64
-
-/* scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): consume the
-   Enhanced Packet Blocks of a pcapng section from ``pos`` while each is well framed, ends by ``end`` and
-   is a packet of a light flow (or of another flow shard); stop at the first that is not, or before a
-   1024th frame. ``clocks`` are the section's interfaces as the Python reader keeps them, (linktype, mul,
-   div, offset_ns) by interface id. */
-static PyObject *LightTable_scan_pcapng(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
+/* The Records of a pcapng section (``LightTable.pcapng_records``), from ``pos`` (frame ``number + 1``); the
+   blocks must end by ``end``. ``clocks`` are the section's interfaces as the Python reader keeps them,
+   (linktype, mul, div, offset_ns) by interface id: one that needs big integers, or after the first
+   MAX_CLOCKS, leaves its packets to the Python reader. */
+static PyObject *LightTable_pcapng_records(LightTable *t, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "scan_pcapng() takes 7 arguments");
+        PyErr_SetString(PyExc_TypeError, "pcapng_records() takes 7 arguments");
         return NULL;
     }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    Py_ssize_t end = PyLong_AsSsize_t(args[2]);
-    unsigned long long number = PyLong_AsUnsignedLongLong(args[3]);
-    int big = PyObject_IsTrue(args[4]);
-    unsigned long long max_caplen = PyLong_AsUnsignedLongLong(args[6]);
+    if (!PyList_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "clocks is a list of (linktype, mul, div, offset_ns)");
+        return NULL;
+    }
+    RecordsArgs a = {0};
+    a.pos = PyLong_AsSsize_t(args[1]);
+    a.end = PyLong_AsSsize_t(args[2]);
+    a.number = PyLong_AsUnsignedLongLong(args[3]);
+    a.big = PyObject_IsTrue(args[4]);
+    a.max_caplen = PyLong_AsUnsignedLongLong(args[6]);
     if (PyErr_Occurred())
         return NULL;
-    if ((t->used == 0 && t->jobs <= 1) || !PyList_Check(args[5]))
-        return Py_BuildValue("(nK)", pos, number);
-    Clock clocks[MAX_CLOCKS];
-    Py_ssize_t nif = PyList_GET_SIZE(args[5]);
-    if (nif > MAX_CLOCKS)
-        nif = MAX_CLOCKS;  /* packets of later interfaces stop the scan */
-    int any = 0;
-    for (Py_ssize_t j = 0; j < nif; j++) {
+    if (a.max_caplen > (1ULL << 30)) {
+        PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30");
+        return NULL;
+    }
+    Records *r = PyObject_New(Records, &RecordsType);
+    if (r == NULL)
+        return NULL;
+    Py_INCREF(t);
+    r->table = t;
+    r->buf = NULL;
+    r->has_view = 0;
+    r->linktype_obj = NULL;
+    r->pcapng = 1;
+    r->a = a;
+    r->nif = PyList_GET_SIZE(args[5]);
+    if (r->nif > MAX_CLOCKS)
+        r->nif = MAX_CLOCKS;
+    for (Py_ssize_t j = 0; j < r->nif; j++) {
         PyObject *c = PyList_GET_ITEM(args[5], j);
-        clocks[j].usable = 0;
+        r->clocks[j].usable = 0;
         if (!PyTuple_Check(c) || PyTuple_GET_SIZE(c) != 4)
             continue;
         long linktype = PyLong_AsLong(PyTuple_GET_ITEM(c, 0));
         unsigned long long mul = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(c, 1));
         unsigned long long div = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(c, 2));
         long long offset = PyLong_AsLongLong(PyTuple_GET_ITEM(c, 3));
-        if (PyErr_Occurred()) {  /* a clock beyond 64 bits: its packets stay with the Python reader */
+        if (PyErr_Occurred()) {  /* beyond 64 bits */
             PyErr_Clear();
             continue;
         }
-        if (linktype != 1 || div == 0 || offset < -(1LL << 62) || offset > (1LL << 62))
+        if (div == 0 || mul > 1000000000ULL || offset < -(1LL << 62) || offset > (1LL << 62))
             continue;
-        clocks[j] = (Clock){linktype, mul, div, offset, 1};
-        any = 1;
+        r->clocks[j] = (Clock){linktype, mul, div, offset, 1};
     }
-    if (!any)
-        return Py_BuildValue("(nK)", pos, number);
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+    if (PyObject_GetBuffer(args[0], &r->view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(r);
         return NULL;
-    if (pos < 0 || end > view.len)
-        end = pos;  /* misuse: consume nothing */
-    const uint8_t *base = (const uint8_t *)view.buf;
-    size_t mask = (size_t)t->cap - 1;
-    while (pos + 28 <= end && ((number + 1) & HOUSEKEEPING_MASK) != 0) {
-        const uint8_t *h = base + pos;
-        uint32_t btype = rd32(h, big), blen = rd32(h + 4, big), iid = rd32(h + 8, big);
-        uint32_t caplen = rd32(h + 20, big);
-        if (btype != 6 || (blen & 3) || (uint64_t)caplen + 32 > blen || (Py_ssize_t)blen > end - pos
-            || caplen > max_caplen || iid >= (uint32_t)nif || !clocks[iid].usable || caplen < 54
-            || rd32(h + blen - 4, big) != blen)
-            break;
-        Clock *c = &clocks[iid];
-        unsigned __int128 units = ((unsigned __int128)rd32(h + 12, big) << 32) | rd32(h + 16, big);
-        unsigned __int128 q = units * c->mul / c->div;
-        if (q > (unsigned __int128)(1ULL << 62))
-            break;  /* a time stamp beyond what int64 holds: the Python reader has big integers */
-        if (foreign(t, h + 28))
-            t->skipped++;
-        else if (!consume(t, h + 28, mask, number + 1, (int64_t)q + c->offset))
-            break;
-        number++;
-        pos += (Py_ssize_t)blen;
     }
-    PyBuffer_Release(&view);
-    return Py_BuildValue("(nK)", pos, number);
+    r->has_view = 1;
+    Py_INCREF(args[0]);
+    r->buf = args[0];
+    if (r->a.pos < 0 || r->a.end > r->view.len)
+        r->a.end = r->a.pos;  /* misuse: read nothing */
+    return (PyObject *)r;
 }
 
 static PyObject *LightTable_set_shard(LightTable *t, PyObject *args) {
@@ -633,9 +709,11 @@ static PyMethodDef LightTable_methods[] = {
     {"set_shard", (PyCFunction)LightTable_set_shard, METH_VARARGS,
      "set_shard(shard, jobs): skip the Ethernet + IPv4 + TCP frames of the other flow shards, in the frame "
      "numbers only (a worker of parallel.py)."},
-    {"scan_pcapng", (PyCFunction)(void (*)(void))LightTable_scan_pcapng, METH_FASTCALL,
-     "scan_pcapng(buf, pos, end, number, big_endian, clocks, max_caplen) -> (pos, number): consume the "
-     "Enhanced Packet Blocks of light flows of a pcapng section from pos."},
+    {"pcapng_records", (PyCFunction)(void (*)(void))LightTable_pcapng_records, METH_FASTCALL,
+     "pcapng_records(buf, pos, end, number, big_endian, clocks, max_caplen) -> an iterator of the frame "
+     "tuples of the Enhanced Packet Blocks of a pcapng section from pos that are not packets of light flows "
+     "(those are consumed); it stops at the first block the Python reader must read, and its pos and number "
+     "say where."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -658,7 +736,7 @@ static PyTypeObject LightTableType = {
     .tp_dealloc = (destructor)LightTable_dealloc,
     .tp_as_sequence = &LightTable_as_sequence,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "The counters of the engine's light IPv4 flows, and a reader of their pcap records.",
+    .tp_doc = "The counters of the engine's light IPv4 flows, and a reader of their pcap and pcapng records.",
     .tp_methods = LightTable_methods,
     .tp_members = LightTable_members,
     .tp_new = LightTable_new,
@@ -666,7 +744,7 @@ static PyTypeObject LightTableType = {
 
 static struct PyModuleDef lightpath_module = {
     PyModuleDef_HEAD_INIT, "tlsdoctor._lightpath",
-    "Established connections' packets of a classic pcap, read in C (see the source's header).", -1, NULL,
+    "Established connections' packets of a classic pcap or pcapng, read in C (see the source's header).", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__lightpath(void) {

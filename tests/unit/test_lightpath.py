@@ -13,18 +13,24 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.test_capture_readers import _block, dsb, epb, idb, shb, spb
 
 from tlsdoctor.capture import open_capture
 from tlsdoctor.capture.anomaly import AnomalyLog
 from tlsdoctor.capture.formats import MAX_CAPLEN, FrameTuple
 from tlsdoctor.capture.pcap import PcapParser
+from tlsdoctor.capture.pcapng import PcapngParser
 from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, new_light_table
 from tlsdoctor.net.decode import flow_shard
 from tlsdoctor.report.connections import record_to_json
+
+if TYPE_CHECKING:
+    from tlsdoctor._lightpath import LightTable
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -299,7 +305,8 @@ def test_records_lets_go_of_the_buffer_when_done(tmp_path: Path) -> None:
 
 def test_reader_yields_the_same_frames_with_the_c_reader(generated: Path) -> None:
     # With a table that knows no flow, records() consumes nothing: every frame must come out as without it.
-    captures = [generated, *sorted(FIXTURES.rglob("*.pcap")), *sorted(FIXTURES.rglob("*.pcap.gz"))]
+    captures = [generated, *sorted(FIXTURES.rglob("*.pcap")), *sorted(FIXTURES.rglob("*.pcap.gz")),
+                *sorted(FIXTURES.rglob("*.pcapng"))]
 
     def frames(cap: Path, light: bool) -> tuple[list[tuple[int, int, int, bytes, int]], int, list[str]]:
         with open_capture(str(cap)) as source:
@@ -322,14 +329,18 @@ def _record_starts(data: bytes | bytearray) -> list[int]:
     return offsets
 
 
-def _feed(data: bytes, chunk: int, light: bool) -> tuple[list[tuple[object, ...]], list[tuple[int, ...]], list[str],
-                                                         int]:
-    """Read ``data`` with a PcapParser as the stream reader feeds it (``source._stream_buffers``): buffers of
-    the unread tail and ``chunk`` more bytes. Every frame (with whether ``position()`` was right after it while
+def _feed(data: bytes, chunk: int, light: bool, parser_type: type[PcapParser | PcapngParser] = PcapParser,
+          table: LightTable | None = None, start: int = 0
+          ) -> tuple[list[tuple[object, ...]], list[tuple[int, ...]], list[str], int]:
+    """Read ``data`` with a parser as the stream reader feeds it (``source._stream_buffers``): buffers of the
+    unread tail and ``chunk`` more bytes. Every frame (with how far past its bytes ``position()`` was while
     the consumer held it), the parser's state after each buffer, the anomalies, and how many frames came out
-    of a C iterator (white box: the reader's ``_records`` is set while one runs)."""
-    parser = PcapParser(AnomalyLog())
-    parser.light = new_light_table() if light else None  # no flow: every record is yielded, as without it
+    of a C iterator (white box: the reader's ``_records`` is set while one runs). With ``light``, the
+    reader has ``table``, by default one without flows (every record is yielded, as without it); its
+    frames are numbered from ``start + 1``."""
+    parser = parser_type(AnomalyLog())
+    parser.number = start
+    parser.light = (table if table is not None else new_light_table()) if light else None
     frames: list[tuple[object, ...]] = []
     states: list[tuple[int, ...]] = []
     buf = b""
@@ -340,7 +351,7 @@ def _feed(data: bytes, chunk: int, light: bool) -> tuple[list[tuple[object, ...]
         parser.rebase(parser.pos)
         fed += chunk
         for n, ts, lt, b, off, cap, orig in parser.frames(buf, len(buf), final):
-            frames.append((n, ts, lt, b[off : off + cap], orig, parser.position() == off + cap))
+            frames.append((n, ts, lt, b[off : off + cap], orig, parser.position() - (off + cap)))
             by_c += parser._records is not None
         states.append((parser.base, parser.pos, parser.need, parser.number, parser.done))
         if final:
@@ -364,7 +375,7 @@ def test_reader_state_between_buffers_is_the_same_with_the_c_reader(generated: P
             assert with_c[:3] == without[:3], chunk
             # Not vacuous: buffers past the margin went through C (a table without flows yields every record).
             assert (with_c[3] > len(with_c[0]) // 2) == (chunk > 2 * MAX_CAPLEN), (chunk, with_c[3])
-            assert all(f[-1] for f in with_c[0]), chunk
+            assert all(f[-1] == 0 for f in with_c[0]), chunk
             assert sum("sub-second field 5000000" in a for a in with_c[2]) == 4, with_c[2]
             assert any("read no further" in a or "ends inside a record" in a for a in with_c[2]), with_c[2]
 
@@ -417,30 +428,55 @@ def _epb(frame: bytes, units: int, big: bool, iid: int = 0) -> bytes:
 
 
 @pytest.mark.parametrize("big", [False, True])
-def test_scan_pcapng_consumes_the_enhanced_packet_blocks_of_known_flows(big: bool) -> None:
+def test_pcapng_records_consumes_the_enhanced_packet_blocks_of_known_flows(big: bool) -> None:
     t = new_light_table()
     assert t is not None
     key = _key(5)
-    t.add(key, 64, bytes.fromhex("020000000002" "020000000001"))
+    t.add(key, 64, MACS)
     # Interface 0: Ethernet in microseconds, 2 s offset; interface 1: raw IP (never consumed).
     clocks = [(1, 1000, 1, 2 * 10**9), (101, 1000, 1, 0)]
     blocks = [_epb(_frame(key, 0x10, 10), 1_700_000_000_000_001, big),
               _epb(_frame(key, 0x10, 20), 1_700_000_000_000_002, big),
               _epb(_frame(key, 0x10, 30), 5, big, iid=1),
               _epb(_frame(key, 0x10, 40), 6, big)]
+    at = list(itertools.accumulate(map(len, blocks), initial=0))
     buf = b"".join(blocks)
-    pos, number = t.scan_pcapng(buf, 0, len(buf), 10, big, clocks, 262_144)
-    assert (pos, number) == (len(blocks[0]) + len(blocks[1]), 12)
+    it = t.pcapng_records(buf, 0, len(buf), 10, big, clocks, 262_144)
+    # The raw IP packet comes out as the reader's frame tuple; the Ethernet ones of the flow are consumed.
+    assert next(it) == (13, 5000, 101, buf, at[2] + 28, len(_frame(key, 0x10, 30)), len(_frame(key, 0x10, 30)))
+    assert (it.pos, it.number) == (at[3], 13)
     assert t.pull(key) == (2, 30, 1, 12, 1_700_000_000_000_002_000 + 2 * 10**9)
+    assert list(it) == [] and (it.pos, it.number) == (at[4], 14) and t.consumed == 3
     # A block cut short by ``end``, or whose trailer disagrees, is left to the Python reader.
-    assert t.scan_pcapng(buf, 0, len(blocks[0]) - 1, 10, big, clocks, 262_144) == (0, 10)
+    cut = t.pcapng_records(buf, 0, len(blocks[0]) - 1, 10, big, clocks, 262_144)
+    assert list(cut) == [] and (cut.pos, cut.number) == (0, 10)
     bad = bytearray(blocks[0])
     bad[-1] ^= 1 if big else 0
     bad[-4] ^= 0 if big else 1
-    assert t.scan_pcapng(bytes(bad), 0, len(bad), 10, big, clocks, 262_144) == (0, 10)
-    # A clock too large for 64 bits, or a time stamp that would overflow, is left to it too.
-    assert t.scan_pcapng(buf, 0, len(buf), 10, big, [(1, 2**70, 1, 0)], 262_144) == (0, 10)
-    assert t.scan_pcapng(buf, 0, len(buf), 10, big, [(1, 10**9, 1, 0)], 262_144) == (0, 10)
+    damaged = t.pcapng_records(bytes(bad), 0, len(bad), 10, big, clocks, 262_144)
+    assert list(damaged) == [] and (damaged.pos, damaged.number) == (0, 10)
+    # A clock too large for 64 bits, or a time stamp that would overflow, is left to it too; so is an
+    # interface not described, and a misused end past the buffer reads nothing.
+    for bad_clocks in ([(1, 2**70, 1, 0)], [(1, 10**9, 1, 0)], [(1, 1000, 1, 2**70)], []):
+        stopped = t.pcapng_records(buf, 0, len(buf), 10, big, bad_clocks, 262_144)
+        assert list(stopped) == [] and (stopped.pos, stopped.number) == (0, 10)
+    misuse = t.pcapng_records(buf, 0, len(buf) + 1, 10, big, clocks, 262_144)
+    assert list(misuse) == [] and (misuse.pos, misuse.number) == (0, 10)
+    with pytest.raises(TypeError):
+        t.pcapng_records(buf, 0, len(buf), 10, big, tuple(clocks), 262_144)  # type: ignore[arg-type]
+
+
+def test_pcapng_records_leaves_every_1024th_frame_to_the_engine() -> None:
+    t = new_light_table()
+    assert t is not None
+    key = _key(3)
+    t.add(key, 64, MACS)
+    blocks = [_epb(_frame(key, 0x10, 1), 7, False) for _ in range(10)]  # frames 1021 to 1030
+    at = list(itertools.accumulate(map(len, blocks), initial=0))
+    buf = b"".join(blocks)
+    it = t.pcapng_records(buf, 0, len(buf), 1020, False, [(1, 1000, 1, 0)], 262_144)
+    assert next(it)[0:5:4] == (1024, at[3] + 28) and t.consumed == 3
+    assert list(it) == [] and t.consumed == 9 and t.last_number == 1030 and it.pos == len(buf)
 
 
 def test_same_records_in_the_same_order_with_and_without_it(generated: Path, tmp_path: Path) -> None:
@@ -570,3 +606,145 @@ def test_damage_inside_the_fast_zone_reads_the_same_with_the_c_reader(generated:
             assert frames == consumed + reached, name
             assert consumed > frames // 2, (name, frames, consumed)
             assert reached - by_c == after + frames - (last_fast + 1), (name, reached, by_c)
+
+
+# --- pcapng ------------------------------------------------------------------------------------------------
+
+_Block = tuple[object, ...]
+_blocks = st.lists(st.one_of(
+    # (kind, interface, flow (4, 5: not Ethernet+IPv4+TCP), TCP flags, payload, junk, time stamp units)
+    st.tuples(st.just("epb"), st.integers(0, 3), st.integers(0, 5), st.sampled_from([0x10, 0x18, 0x11, 0x02, 0x04]),
+              st.integers(0, 40), st.binary(max_size=60), st.one_of(st.integers(0, 2**32), st.integers(0, 2**64 - 1))),
+    st.tuples(st.just("idb"), st.sampled_from([1, 1, 1, 101]), st.one_of(st.none(), st.integers(0, 255)),
+              st.one_of(st.none(), st.integers(-(2**20), 2**20), st.integers(-(2**63), 2**63 - 1))),
+    st.tuples(st.just("shb"), st.booleans()),
+    st.tuples(st.sampled_from(["spb", "dsb", "nrb", "opb"])),
+    st.tuples(st.just("damage"), st.integers(0, 3)),
+), max_size=40)
+
+
+def _pcapng(blocks: list[_Block]) -> bytes:
+    """A pcapng file of ``blocks`` (``_blocks``), starting with a little-endian section and one Ethernet
+    interface; each block in its section's byte order. "damage" spoils the block before it: 0 its trailing
+    length (the reader stops), 1 a captured length above MAX_CAPLEN, 2 one past its block, 3 an interface
+    that was never described."""
+    endian = "<"
+    out = [shb(endian), idb(endian, 1)]
+    for block in blocks:
+        kind = block[0]
+        if kind == "epb":
+            _k, iface, flow, flags, payload, junk, units = block
+            assert isinstance(flow, int) and isinstance(flags, int) and isinstance(payload, int)
+            frame = _frame(_key(flow), flags, payload) if flow < 4 else junk
+            assert isinstance(frame, bytes) and isinstance(iface, int) and isinstance(units, int)
+            out.append(epb(endian, iface, units, frame))
+        elif kind == "idb":
+            _k, linktype, tsresol, tsoffset = block
+            assert isinstance(linktype, int) and (tsresol is None or isinstance(tsresol, int))
+            assert tsoffset is None or isinstance(tsoffset, int)
+            out.append(idb(endian, linktype, tsresol, tsoffset))
+        elif kind == "shb":
+            endian = ">" if block[1] else "<"
+            out += [shb(endian), idb(endian, 1)]
+        elif kind == "spb":
+            out.append(spb(endian, _frame(_key(1), 0x10, 3)))
+        elif kind == "dsb":
+            out.append(dsb(endian, b"CLIENT_RANDOM 00 11\n"))
+        elif kind == "nrb":
+            out.append(_block(endian, 4, b"\0" * 4))
+        elif kind == "opb":  # the obsolete Packet Block: interface 0, no drops
+            frame = _frame(_key(2), 0x10, 1)
+            out.append(_block(endian, 2, struct.pack(endian + "HHIIII", 0, 0, 0, 9, len(frame), len(frame)) + frame))
+        elif kind == "damage" and out[-1][:4] in (struct.pack(endian + "I", 6), struct.pack(endian + "I", 2)):
+            last = bytearray(out[-1])
+            how = block[1]
+            if how == 0:
+                last[-4:] = struct.pack(endian + "I", len(last) + 4)
+            elif how in (1, 2):
+                last[20:24] = struct.pack(endian + "I", MAX_CAPLEN + 1 if how == 1 else len(last) - 31)
+            else:
+                last[8:12] = struct.pack(endian + "I", 70)
+            out[-1] = bytes(last)
+    return b"".join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_blocks, st.sampled_from([10**9, 100_003, 4_001, 97, 1]), st.integers(0, 2100))
+def test_pcapng_reader_gives_the_same_frames_and_state_with_the_c_reader(
+        blocks: list[_Block], chunk: int, start: int) -> None:
+    # Sections in both byte orders, interfaces with any clock (big integers too), every block type, damaged
+    # blocks, any chunking, any first frame number: with a table that knows no flow, the C iterator must
+    # give exactly the Python reader's frames, the same progress while each is held, the same state after
+    # each buffer and the same anomalies.
+    data = _pcapng(blocks)
+    with_c, without = (_feed(data, chunk, True, PcapngParser, start=start),
+                       _feed(data, chunk, False, PcapngParser, start=start))
+    assert with_c[:3] == without[:3]
+    assert all(f[-1] in (4, 5, 6, 7) for f in with_c[0])  # while a frame is held, its block is consumed: no more
+
+
+@settings(max_examples=300, deadline=None)
+@given(_blocks, st.sampled_from([10**9, 100_003, 997]), st.integers(0, 2100), st.sampled_from([1, 2, 3]))
+def test_pcapng_reader_with_flows_gives_the_engine_exactly_the_frames_it_must_see(
+        blocks: list[_Block], chunk: int, start: int, jobs: int) -> None:
+    # With known flows (and a shard worker's view), the reader with the C iterator yields the Python reader's
+    # frames less those the engine's light branch would only count (and other shards' frames), each counted
+    # once in the table; everything else is the same.
+    data = _pcapng(blocks)
+    flows = {_key(flow): (64, MACS) for flow in range(3)}  # flow 3 is unknown
+    t = new_light_table()
+    assert t is not None
+    for key, (ttl, macs) in flows.items():
+        t.add(key, ttl, macs)
+    shard = start % jobs
+    if jobs > 1:
+        t.set_shard(shard, jobs)
+    got, _states, anomalies, _by_c = _feed(data, chunk, True, PcapngParser, table=t, start=start)
+    everything, _s, anomalies_py, _n = _feed(data, chunk, False, PcapngParser, start=start)
+    assert anomalies == anomalies_py
+    read_by_c = _read_by_c(data, start)
+    consumed = skipped = 0
+    counters: dict[bytes, tuple[int, ...]] = {}
+    want = []
+    for frame in everything:
+        number, ts, lt, f, _orig, _held = frame
+        assert isinstance(number, int) and isinstance(ts, int) and isinstance(f, bytes)
+        if lt == 1 and number in read_by_c and len(f) >= 54 and number % 1024:
+            tcp4 = f[12:15] == b"\x08\x00\x45" and f[23] == 6
+            if jobs > 1 and tcp4 and flow_shard(1, f, 0, len(f), jobs) != shard:
+                skipped += 1
+                continue
+            offflags = int.from_bytes(f[46:48], "big")
+            key = f[26:38]
+            if (tcp4 and not int.from_bytes(f[20:22], "big") & 0x3FFF and not offflags & 7
+                    and flows.get(key) == (f[22], f[:12])):
+                packets, payload = counters[key][:2] if key in counters else (0, 0)
+                plen = int.from_bytes(f[16:18], "big") - 20 - (offflags >> 12) * 4
+                counters[key] = (packets + 1, payload + max(plen, 0), int.from_bytes(f[18:20], "big"), number, ts)
+                consumed += 1
+                continue
+        want.append(frame)
+    assert got == want
+    assert (t.consumed, t.skipped) == (consumed, skipped)
+    for flow in range(4):
+        assert t.pull(_key(flow)) == counters.get(_key(flow))
+
+
+def _read_by_c(data: bytes, start: int) -> set[int]:
+    """The frames (numbered from ``start + 1``) of the pcapng ``data`` that ``LightTable.pcapng_records``
+    reads itself (and so may consume): those of Enhanced Packet Blocks that the Python reader's fast loop
+    reads, on one of the first 64 interfaces of their section, whose clock and time stamp fit 64 bits. (SPB,
+    OPB and damaged blocks, which its careful path reads, are not.)"""
+    parser = PcapngParser(AnomalyLog())
+    parser.number = start
+    out = set()
+    for n, _ts, _lt, _b, off, cap, _orig in parser.frames(data, len(data), True):
+        if off < 28:
+            continue
+        btype, _blen, iid, high, low, caplen, _o = struct.unpack_from(parser._endian + "IIIIIII", data, off - 28)
+        if btype != 6 or caplen != cap or iid >= 64:
+            continue
+        _lt2, mul, div, offset = parser._clocks[iid]
+        if mul <= 10**9 and div < 2**64 and abs(offset) <= 2**62 and ((high << 32) | low) * mul // div <= 2**62:
+            out.add(n)
+    return out

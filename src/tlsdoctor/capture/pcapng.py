@@ -24,11 +24,15 @@ Damage inside a well-framed block (a caplen past the block, an unknown interface
 The hot loop reads an EPB on a described interface with one ``unpack_from`` of its 28-byte head and
 one of its trailing length; the time stamp is ``units * mul // div + offset`` with the interface's
 resolution reduced to a fraction of 10**9 once, when its IDB is read. Any other block goes through the
-careful path, one block at a time.
+careful path, one block at a time. With the engine's light table (the compiled build), runs of EPBs are
+read by its C iterator instead (``LightTable.pcapng_records``, ``_lightpath.c``), which also consumes the
+plain packets of established connections; it stops at any block this loop would leave to the careful
+path (and at a clock that needs big integers), which this reader reads before a new C iterator goes on.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Iterator
@@ -49,7 +53,7 @@ from tlsdoctor.capture.formats import (
 )
 
 if TYPE_CHECKING:
-    from tlsdoctor._lightpath import LightTable
+    from tlsdoctor._lightpath import LightTable, Records
 
 BLOCK_IDB: Final = 0x00000001
 BLOCK_OPB: Final = 0x00000002  # obsolete Packet Block, appendix A
@@ -82,6 +86,8 @@ class PcapngParser:
     __slots__ = (
         "_clocks",
         "_endian",
+        "_records",
+        "_resume",
         "_secrets_bytes",
         "_snaplens",
         "anomalies",
@@ -115,17 +121,56 @@ class PcapngParser:
         self._endian = "<"
         self.light: LightTable | None = None
         """The engine's table of established flows (``_lightpath.c``), as for ``PcapParser.light``."""
+        self._records: Records | None = None
+        """The C reader of a run of Enhanced Packet Blocks while it runs (``_pieces``)."""
+        self._resume = False
+        """The Python reader stopped for a C reader to go on (``_frames``)."""
 
     def rebase(self, dropped: int) -> None:
         self.base += dropped
         self.pos -= dropped
 
     def position(self) -> int:
-        """Offset in the buffer of the first byte not yet consumed (``PcapParser.position``)."""
-        return self.pos
+        """Offset in the buffer of the first byte not yet consumed, also while the C reader runs
+        (``PcapParser.position``)."""
+        records = self._records
+        return records.pos if records is not None else self.pos
 
     def frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
-        """Yield the packets of the complete blocks of ``buf[self.pos:end]``; ``final``: nothing follows."""
+        """The packets of the complete blocks of ``buf[self.pos:end]``; ``final``: nothing follows.
+
+        With the engine's light table (``light``), runs of Enhanced Packet Blocks are read by its C
+        iterator (``LightTable.pcapng_records``: it consumes the plain packets of light flows and yields
+        the other packets as this reader does); ``_pieces`` says how it and this reader take turns."""
+        return itertools.chain.from_iterable(self._pieces(buf, end, final))
+
+    def _pieces(self, buf: Buffer, end: int, final: bool) -> Iterator[Iterator[FrameTuple]]:
+        """The buffer as successive readers, for ``itertools.chain.from_iterable`` (as in
+        ``PcapParser._pieces``): with the light table, a C iterator of the Enhanced Packet Blocks from
+        ``pos``; then the Python reader, for the block the C iterator stopped at (any other block type, a
+        block not well framed or not wholly in the buffer, an interface whose clock needs big integers),
+        which hands the blocks after it back to a new C iterator; without the table, the Python reader
+        alone, which hands over to C at its next block if the engine attaches the table meanwhile
+        (``engine.embedded_keylog`` reads the first frame before the analyzer exists). ``pos`` and
+        ``number`` are carried over between pieces, never per frame."""
+        while not self.done:
+            light = self.light
+            if light is not None and self.pos + EPB_HEAD <= end:
+                records = light.pcapng_records(buf, self.pos, end, self.number, self._endian == ">", self._clocks,
+                                               MAX_CAPLEN)
+                self._records = records
+                yield records
+                self._records = None
+                self.pos = records.pos
+                self.number = records.number
+            self._resume = False
+            yield self._frames(buf, end, final)
+            if not self._resume:
+                return  # the Python reader read to the end of the buffer, or needs more, or the file is done
+
+    def _frames(self, buf: Buffer, end: int, final: bool) -> Iterator[FrameTuple]:
+        """The Python reader: the blocks of ``buf[self.pos:end]``. With the light table it reads one block
+        and stops, setting ``_resume``, for ``_pieces`` to hand the next to a C iterator."""
         if self.done:
             return
         pos = self.pos
@@ -141,12 +186,6 @@ class PcapngParser:
                 nif = len(clocks)
                 # Fast path: Enhanced Packet Blocks on described interfaces, well framed.
                 while pos <= fast_end:
-                    light = self.light  # read each time: the engine may attach it after the first frame
-                    if light is not None:
-                        pos, number = light.scan_pcapng(buf, pos, end, number, self._endian == ">", clocks,
-                                                        MAX_CAPLEN)
-                        if pos > fast_end:
-                            break
                     btype, blen, iid, high, low, caplen, origlen = epb_head(buf, pos)
                     nxt = pos + blen
                     if (btype != BLOCK_EPB or blen & 3 or caplen + 32 > blen or nxt > end or caplen > MAX_CAPLEN
@@ -158,6 +197,9 @@ class PcapngParser:
                     ts_ns = ((high << 32) | low) * mul // div + offset_ns
                     yield number, ts_ns, linktype, buf, pos + 28, caplen, origlen
                     pos = nxt
+                    if self.light is not None and pos <= fast_end:
+                        self._resume = True  # read each time: the engine may attach it after the first frame
+                        return
                 # Careful path: one block of any type.
                 if pos + 12 > end:
                     self.need = 12
@@ -253,6 +295,9 @@ class PcapngParser:
                     self._secret(buf, body, room, number)
                 # Every other block (name resolution, statistics, custom, unknown) carries no packet.
                 pos = nxt
+                if self.light is not None and pos <= fast_end:
+                    self._resume = True
+                    return
             if final and pos < end:
                 self.anomalies.add(
                     "truncated_record", number or None, self.base + pos,
