@@ -49,7 +49,7 @@ from tlsdoctor.connection import (
     TLSFacts,
 )
 from tlsdoctor.handshake import DecryptingHandshakeTracker, HandshakeTracker
-from tlsdoctor.net.decode import decode_ip, flow_shard, format_ip, parse_tcp_options
+from tlsdoctor.net.decode import decode_ip, flow_shard, format_ip, ipv4_flow_shard, parse_tcp_options
 from tlsdoctor.net.reassembly import StreamReassembler
 from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.keylog import KeyLog, keylog_from_secrets
@@ -108,24 +108,6 @@ def embedded_keylog(source: CaptureSource) -> tuple[Iterator[FrameTuple], KeyLog
 HOUSEKEEPING_MASK: Final = 1023
 """``CaptureAnalyzer.analyze`` keeps house (closes lingering connections, expires tombstones, sweeps idle
 ones) before each frame whose number is a multiple of 1024."""
-HOUSEKEEPING_ONLY: Final = -1
-"""The link type ``shard_frames`` gives another shard's frame that it passes on for housekeeping alone."""
-
-
-def shard_frames(frames: Iterable[FrameTuple], shard: int, jobs: int) -> Iterator[FrameTuple]:
-    """The frames of flow shard ``shard`` of ``jobs`` (``net.decode.flow_shard``), for a worker of
-    ``parallel.py``: every frame of a TCP connection, in file order, or none of them; and, with the link
-    type ``HOUSEKEEPING_ONLY``, the other frames whose numbers are multiples of 1024, so that the worker's
-    analyzer keeps house at the same frames and times as one process's, and gives the same records.
-    Here, compiled with the engine, because each worker runs it on every frame of the capture."""
-    for frame in frames:
-        number, ts, linktype, buf, off, caplen, origlen = frame
-        if flow_shard(linktype, buf, off, caplen, jobs) == shard:
-            yield frame
-        elif not number & HOUSEKEEPING_MASK:
-            yield number, ts, HOUSEKEEPING_ONLY, buf, off, 0, origlen
-
-
 def new_light_table() -> LightTable | None:
     """A table of light flows whose plain packets the classic pcap reader consumes in C
     (``_lightpath.c``); None where that extension was not built (the plain build)."""
@@ -254,12 +236,18 @@ class CaptureAnalyzer:
         self.light = new_light_table()
         """The counters of the light IPv4 flows, kept in C while their plain packets are consumed there
         (``attach``); ``_pull`` brings them back before anything reads them."""
+        self.shard = 0
+        self.jobs = 1
+        """A worker of ``parallel.py`` analyses the connections of flow shard ``shard`` of ``jobs``
+        (``net.decode.flow_shard``) and skips every other frame (``attach``)."""
 
     def attach(self, source: CaptureSource, shard: int = 0, jobs: int = 1) -> None:
         """Let ``source``'s reader consume the plain packets of this analyzer's light flows in C (when the
-        build has the light path), and, for the worker of flow shard ``shard`` of ``jobs``, skip the other
-        shards' frames there, as ``shard_frames`` would drop them. Call it before ``analyze``."""
+        build has the light path), and, for the worker of flow shard ``shard`` of ``jobs``, analyse only
+        that shard's connections: ``analyze`` skips the other shards' frames (as does the C reader, before
+        they reach it). Call it before ``analyze``."""
         source.use_light_table(self.light)
+        self.shard, self.jobs = shard, jobs
         if self.light is not None and jobs > 1:
             self.light.set_shard(shard, jobs)
 
@@ -272,6 +260,8 @@ class CaptureAnalyzer:
         closing = self.closing
         ready = self._ready
         lt = self.light
+        shard = self.shard
+        jobs = self.jobs
         number = 0
         ts = 0
         # The generic path's TCP fields come from a struct call: declared, so that they are C ints there too.
@@ -283,8 +273,8 @@ class CaptureAnalyzer:
         win: int
         for number, ts, linktype, buf, off, caplen, _origlen in frames:
             if not number & HOUSEKEEPING_MASK:
-                # Every 1024th frame of the capture (not of the frames this analyzer sees: a flow shard's
-                # worker keeps house at the same frames, with the same times, as one process does).
+                # Every 1024th frame of the capture, whoever's it is: a flow shard's worker keeps house at
+                # the same frames, with the same times, as one process does (the C reader yields such frames).
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
             if linktype == 1 and caplen >= 54:
@@ -292,6 +282,11 @@ class CaptureAnalyzer:
                 # as C ints (a struct call's results, or an index of the mmap, are objects and calls).
                 h = buf[off : off + 54]
                 if h[12] == 8 and h[13] == 0 and h[14] == 0x45 and h[23] == 6 and not (h[20] & 0x3F or h[21]):
+                    if jobs > 1 and ipv4_flow_shard(
+                            (h[26] << 24) | (h[27] << 16) | (h[28] << 8) | h[29],
+                            (h[30] << 24) | (h[31] << 16) | (h[32] << 8) | h[33],
+                            (h[34] << 8) | h[35], (h[36] << 8) | h[37], jobs) != shard:
+                        continue  # another worker's connection
                     key = h[26:38]  # source, destination, source port, destination port
                     offflags = (h[46] << 8) | h[47]
                     doff = (offflags >> 12) * 4
@@ -333,8 +328,8 @@ class CaptureAnalyzer:
                         ready.clear()
                     continue
             # Generic path: VLAN tags, IPv6, IP options, other link types.
-            if linktype == HOUSEKEEPING_ONLY:
-                continue  # another shard's frame, passed on for its number and time (shard_frames)
+            if jobs > 1 and flow_shard(linktype, buf, off, caplen, jobs) != shard:
+                continue  # another worker's connection (or, for any shard but 0, a frame that is not TCP)
             dec = decode_ip(linktype, buf, off, caplen)
             if isinstance(dec, str):
                 self._skip(dec, number)

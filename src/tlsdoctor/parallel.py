@@ -34,7 +34,7 @@ import orjson
 
 from tlsdoctor.capture import CaptureError, open_capture
 from tlsdoctor.connection import ConnectionRecord
-from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog, shard_frames
+from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.tls.keylog import KeyLog
 
@@ -134,7 +134,7 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
         analyzer.attach(source, shard, jobs)
 
         def records() -> Iterator[ConnectionRecord]:
-            for rec in analyzer.analyze(shard_frames(frames, shard, jobs)):
+            for rec in analyzer.analyze(frames):
                 firsts.append(rec.frames.get("first", 0))
                 yield rec
 
@@ -204,7 +204,7 @@ def _run_connections_shard(args: tuple[str, str, int, int, str, bool, bool, bool
     with open(spool, "wb") as out, open_capture(path) as source:
         analyzer = CaptureAnalyzer(name)
         analyzer.attach(source, shard, jobs)
-        for rec in analyzer.analyze(shard_frames(source.frames(), shard, jobs)):
+        for rec in analyzer.analyze(source.frames()):
             first = rec.frames.get("first", 0)
             firsts.append(first)  # every connection's, written or not: they number tcp.stream
             count += 1

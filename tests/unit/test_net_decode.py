@@ -15,9 +15,12 @@ from tlsdoctor.net.decode import (
     LINKTYPE_LOOP,
     LINKTYPE_NULL,
     LINKTYPE_RAW,
+    SHARD_MIX,
+    SHARD_PRIME,
     decode_ip,
     flow_shard,
     format_ip,
+    ipv4_flow_shard,
     parse_tcp_options,
 )
 
@@ -165,6 +168,18 @@ def test_flow_shard_is_the_same_both_ways(src: bytes, dst: bytes, sport: int, dp
     shard = flow_shard(LINKTYPE_ETHERNET, out, 0, len(out), jobs)
     assert 0 <= shard < jobs
     assert flow_shard(LINKTYPE_ETHERNET, back, 0, len(back), jobs) == shard
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1), st.integers(0, 65535), st.integers(0, 65535),
+       st.integers(1, 64))
+def test_ipv4_flow_shard_is_the_hash_of_the_key_bytes(src: int, dst: int, sport: int, dport: int, jobs: int) -> None:
+    # The engine's C-integer form (folded in 24-bit steps) against the definition: the canonical 12-byte key
+    # as one big-endian integer, modulo SHARD_PRIME, mixed, modulo jobs (and the C light path's frame_shard).
+    a = struct.pack("!IH", src, sport)
+    z = struct.pack("!IH", dst, dport)
+    key = a + z if a <= z else z + a
+    want = (int.from_bytes(key, "big") % SHARD_PRIME * SHARD_MIX >> 29) % jobs
+    assert ipv4_flow_shard(src, dst, sport, dport, jobs) == want == ipv4_flow_shard(dst, src, dport, sport, jobs)
 
 
 def test_flow_shard_spreads_flows_and_puts_the_rest_in_shard_zero() -> None:
