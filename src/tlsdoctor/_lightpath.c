@@ -20,7 +20,7 @@
  * consumes such a frame, so housekeeping runs at the same frames as without this module, and the
  * output is the same byte for byte (tests/unit/test_compiled.py compares the builds;
  * tests/unit/test_lightpath.py tests the table). In a worker of a flow-sharded read (``set_shard``) it
- * also skips the frames of the other shards that shard_frames would drop.
+ * also skips the frames of the other shards, which the engine would skip (CaptureAnalyzer.analyze).
  *
  * The conditions for consuming a record are exactly those of engine.CaptureAnalyzer.analyze's inlined
  * fast path (Ethernet, IPv4 with a 20-byte header, TCP, not a fragment) and its light branch. Anything
@@ -333,7 +333,7 @@ enum { STEP_CAREFUL, STEP_CONSUMED, STEP_YIELD };
 
 /* The record at ``pos``, as frame ``number + 1``: STEP_CAREFUL when the Python reader must look at it
    carefully (a captured length above max_caplen, a sub-second field out of range); STEP_CONSUMED when
-   it is another flow shard's frame (counted in the frame numbers only, as shard_frames drops it) or a
+   it is another flow shard's frame (counted in the frame numbers only, as the engine skips it) or a
    plain packet of a light flow (counted, as the engine's light branch does); else STEP_YIELD, for the
    engine: a frame the table cannot take (``active`` false: no flow and no shards, or not Ethernet), a
    short one, every 1024th (engine.HOUSEKEEPING_MASK: housekeeping runs at the same frames as without

@@ -228,7 +228,7 @@ def _model_of_records(buf: bytes, pos: int, end: int, number: int, big: bool, ma
             continue
         tcp4 = f[12:15] == b"\x08\x00\x45" and f[23] == 6
         if jobs > 1 and tcp4 and flow_shard(1, f, 0, caplen, jobs) != shard:
-            skipped += 1  # another worker's: dropped, as shard_frames drops it
+            skipped += 1  # another worker's: skipped, as the engine's loop skips it
             continue
         offflags = int.from_bytes(f[46:48], "big")
         key = f[26:38]
