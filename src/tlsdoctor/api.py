@@ -21,6 +21,7 @@ from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, EngineStats, embedded_keylog
 from tlsdoctor.evidence.intake import printable
+from tlsdoctor.progress import Progress, Ticker
 from tlsdoctor.tls.keylog import KeyLog, parse_keylog
 
 KeyLogArg = KeyLog | str | os.PathLike[str] | None
@@ -49,13 +50,14 @@ class ConnectionStream:
     """
 
     def __init__(self, path: str, name: str | None = None, keylog: KeyLogArg = None,
-                 embedded_keylog: bool = False) -> None:
+                 embedded_keylog: bool = False, progress: Progress | None = None) -> None:
         self.path = path
         self.name = name if name is not None else capture_name(path)
         self.anomalies: list[str] = []
         self.stats = EngineStats()
         self.keylog = load_keylog(keylog) if keylog is not None else None
         self.embedded_keylog = embedded_keylog or keylog is not None
+        self.progress = progress
 
     def __iter__(self) -> Iterator[ConnectionRecord]:
         with open_capture(self.path) as source:
@@ -69,20 +71,26 @@ class ConnectionStream:
             analyzer = CaptureAnalyzer(self.name, keylog)
             analyzer.attach(source)
             self.stats = analyzer.stats
+            progress, name, total = self.progress, self.name, source.size or 0
+            if progress is not None:
+                analyzer.progress_hook = Ticker(lambda: source.bytes_read, lambda done: progress(name, done, total))
             yield from analyzer.analyze(frames)
+            if progress is not None:
+                progress(name, total, total)
             kl_anomalies = [f"key log line {n}: {why}" for n, why in keylog.anomalies] if keylog is not None else []
             self.anomalies = [str(a) for a in source.anomalies] + kl_anomalies + analyzer.anomalies
 
 
 def iter_connections(path: str, name: str | None = None, keylog: KeyLogArg = None, *,
-                     embedded_keylog: bool = False) -> ConnectionStream:
+                     embedded_keylog: bool = False, progress: Progress | None = None) -> ConnectionStream:
     """The connections of a capture, streamed. ``open_capture`` errors (not a capture) raise CaptureError.
 
     ``keylog``: a ``KeyLog`` or the path of an SSLKEYLOGFILE; the handshakes it has keys for are
     decrypted. The capture's own pcapng Decryption Secrets Blocks are added to it, and are used alone
     with ``embedded_keylog=True``. Without either, nothing is decrypted (the packet path is unchanged).
+    ``progress(name, bytes read, total bytes)`` is called now and then (every 16,384 frames) while it reads.
     """
-    return ConnectionStream(path, name, keylog, embedded_keylog)
+    return ConnectionStream(path, name, keylog, embedded_keylog, progress)
 
 
 def connections(path: str, name: str | None = None, keylog: KeyLogArg = None, *,

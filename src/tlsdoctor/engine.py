@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import struct
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -236,6 +236,9 @@ class CaptureAnalyzer:
         self.light = new_light_table()
         """The counters of the light IPv4 flows, kept in C while their plain packets are consumed there
         (``attach``); ``_pull`` brings them back before anything reads them."""
+        self.progress_hook: Callable[[], object] | None = None
+        """Called before every 1024th frame of the capture (which always reaches the analyzer, whatever
+        the C reader consumes), for a progress bar: ``progress.Ticker``."""
         self.shard = 0
         self.jobs = 1
         """A worker of ``parallel.py`` analyses the connections of flow shard ``shard`` of ``jobs``
@@ -260,6 +263,7 @@ class CaptureAnalyzer:
         closing = self.closing
         ready = self._ready
         lt = self.light
+        hook = self.progress_hook
         shard = self.shard
         jobs = self.jobs
         number = 0
@@ -275,6 +279,8 @@ class CaptureAnalyzer:
             if not number & HOUSEKEEPING_MASK:
                 # Every 1024th frame of the capture, whoever's it is: a flow shard's worker keeps house at
                 # the same frames, with the same times, as one process does (the C reader yields such frames).
+                if hook is not None:
+                    hook()
                 yield from self._housekeeping(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, TCP, not a fragment.
             if linktype == 1 and caplen >= 54:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tlsdoctor.capture import CaptureError, open_capture
@@ -28,15 +28,11 @@ from tlsdoctor.evidence.nginx_logs import AccessLogFormat
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.logfindings import log_only_findings
 from tlsdoctor.parallel import default_jobs
+from tlsdoctor.progress import Progress, Ticker
 from tlsdoctor.report.model import Input, Report
 from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 from tlsdoctor.tls.certificates import CertificateFacts
 from tlsdoctor.tls.keylog import KeyLog
-
-Progress = Callable[[str, int, int], None]
-"""progress(capture name, bytes read, total bytes) — called now and then while a capture is read."""
-
-PROGRESS_EVERY_FRAMES = 20_000
 
 
 @dataclass(slots=True)
@@ -100,7 +96,7 @@ def investigate(paths: Sequence[str], *, vantages: Mapping[str, str] | None = No
         size = os.path.getsize(f.path) if f.path != "-" and os.path.isfile(f.path) else 0
         n = (jobs if jobs is not None else default_jobs(size)) if len(captures) == 1 and f.path != "-" else 1
         if n > 1:
-            _read_capture_sharded(f, names[f.path], label, n, diagnosis, ev, verify_failed)
+            _read_capture_sharded(f, names[f.path], label, n, diagnosis, ev, verify_failed, progress)
         else:
             _read_capture(f, names[f.path], label, diagnosis, ev, progress)
         if diagnosis.captures and diagnosis.captures[-1].name == names[f.path]:
@@ -147,16 +143,6 @@ def _ordered_inputs(inputs: list[Input], order: list[str]) -> list[Input]:
     return sorted(inputs, key=lambda i: pos.get(i.path, len(pos)))
 
 
-def _frames_with_progress(frames: Iterator[tuple[int, int, int, object, int, int, int]], name: str,
-                          source_bytes: Callable[[], int], total: int,
-                          progress: Progress) -> Iterator[tuple[int, int, int, object, int, int, int]]:
-    for n, frame in enumerate(frames, 1):
-        if n % PROGRESS_EVERY_FRAMES == 0:
-            progress(name, source_bytes(), total)
-        yield frame
-    progress(name, total, total)
-
-
 def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnosis, ev: _Evidence,
                   progress: Progress | None) -> None:
     try:
@@ -164,10 +150,12 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
             frames, embedded = embedded_keylog(source)
             analyzer = CaptureAnalyzer(name, _keylog_for_capture(name, embedded, ev))
             analyzer.attach(source)
+            total = source.size or 0
             if progress is not None:
-                frames = _frames_with_progress(frames, name, lambda: source.bytes_read,  # type: ignore[assignment]
-                                               source.size or 0, progress)
+                analyzer.progress_hook = Ticker(lambda: source.bytes_read, lambda done: progress(name, done, total))
             diagnosis.add(name, vantage, analyzer.analyze(frames))
+            if progress is not None:
+                progress(name, total, total)
             for a in source.anomalies:
                 ev.anomalies.append(Anomaly(a.kind, name, a.detail, frame=a.frame))
             for text in analyzer.anomalies:
@@ -229,11 +217,11 @@ def _decrypted_failing(diagnosis: Diagnosis) -> int:
 
 
 def _read_capture_sharded(f: Sniffed, name: str, vantage: str | None, jobs: int, diagnosis: Diagnosis,
-                          ev: _Evidence, verify_failed: frozenset[str]) -> None:
+                          ev: _Evidence, verify_failed: frozenset[str], progress: Progress | None) -> None:
     from tlsdoctor.parallel import analyze_sharded
 
     try:
-        read = analyze_sharded(f.path, name, jobs, diagnosis, verify_failed, ev.keylog)
+        read = analyze_sharded(f.path, name, jobs, diagnosis, verify_failed, ev.keylog, progress)
     except CaptureError as exc:
         ev.inputs.append(Input(name, InputKind.UNRECOGNIZED, vantage, detail=f"not a readable capture: {exc}"))
         ev.anomalies.append(Anomaly("unreadable_capture", name, str(exc)))

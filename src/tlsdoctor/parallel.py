@@ -23,23 +23,27 @@ Blocks (``engine.embedded_keylog``), which it reads anyway.
 
 from __future__ import annotations
 
+import itertools
 import os
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import orjson
 
-from tlsdoctor.capture import CaptureError, open_capture
+from tlsdoctor.capture import CaptureError, CaptureSource, open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog
 from tlsdoctor.findings import Anomaly
+from tlsdoctor.progress import Progress, SharedProgress, Ticker
 from tlsdoctor.tls.keylog import KeyLog
 
+_T = TypeVar("_T")
+
 if TYPE_CHECKING:  # imported where diagnose needs it: `connections` reads no rule (60 ms of its start-up)
-    from concurrent.futures import ProcessPoolExecutor  # and the pool where it starts (9 ms): `default_jobs`
+    from concurrent.futures import Future, ProcessPoolExecutor  # and the pool where it starts (9 ms): `default_jobs`
 
     from tlsdoctor.diagnosis import Diagnosis
 
@@ -99,14 +103,17 @@ _worker_keylog: KeyLog | None = None
 """The key log given with the capture, in a worker process. Set by the pool's initializer: with the
 "fork" start method its arguments are inherited, not pickled, so a large key log is not sent down a
 pipe once per shard."""
+_worker_progress: SharedProgress | None = None
+"""Where a worker reports the bytes it has read, when the parent shows progress (set likewise)."""
 
 
-def _set_worker_keylog(keylog: KeyLog | None) -> None:
-    global _worker_keylog
+def _set_worker_state(keylog: KeyLog | None, progress: SharedProgress | None) -> None:
+    global _worker_keylog, _worker_progress
     _worker_keylog = keylog
+    _worker_progress = progress
 
 
-def _workers(jobs: int, keylog: KeyLog | None) -> ProcessPoolExecutor:
+def _workers(jobs: int, keylog: KeyLog | None, progress: SharedProgress | None = None) -> ProcessPoolExecutor:
     """``jobs`` forked worker processes. A ``ProcessPoolExecutor``, not a ``multiprocessing.Pool``: when a
     worker dies (killed, out of memory, a crash in a compiled module) or its result cannot be unpickled,
     the executor raises (``BrokenProcessPool``), which the CLI reports as an internal error; the Pool
@@ -115,11 +122,37 @@ def _workers(jobs: int, keylog: KeyLog | None) -> ProcessPoolExecutor:
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_set_worker_keylog, initargs=(keylog,))
+                               initializer=_set_worker_state, initargs=(keylog, progress))
+
+
+def _report_progress(analyzer: CaptureAnalyzer, source: CaptureSource, slot: int) -> Callable[[], None]:
+    """In a worker: write the bytes ``source`` has read to slot ``slot`` of the shared progress, now and
+    then, when the parent shows progress. Returns what writes the last position: call it at the end."""
+    if _worker_progress is None:
+        return _nothing
+    write = _worker_progress.writer(slot)
+    analyzer.progress_hook = Ticker(lambda: source.bytes_read, write)
+    return lambda: write(source.bytes_read)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _results(futures: list[Future[_T]], poll: Callable[[], None] | None) -> list[_T]:
+    """The futures' results, in order; with ``poll``, called every 0.2 s while they run (and once after)."""
+    if poll is not None:
+        from concurrent.futures import wait
+
+        pending = set(futures)
+        while pending:
+            _done, pending = wait(pending, timeout=0.2)
+            poll()
+    return [f.result() for f in futures]
 
 
 def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
-    path, name, shard, jobs, verify_failed = args
+    path, name, shard, jobs, verify_failed = args  # shard is also its progress slot
     from tlsdoctor.diagnosis import Diagnosis
 
     diagnosis = Diagnosis(correlate_all=False, verify_failed_servers=verify_failed)
@@ -132,6 +165,7 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
             keylog = embedded if keylog is None else keylog.merged(embedded)
         analyzer = CaptureAnalyzer(name, keylog)
         analyzer.attach(source, shard, jobs)
+        read_all = _report_progress(analyzer, source, shard)
 
         def records() -> Iterator[ConnectionRecord]:
             for rec in analyzer.analyze(frames):
@@ -139,6 +173,7 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
                 yield rec
 
         diagnosis.add(name, None, records())
+        read_all()
         if shard == 0:
             anomalies.extend(Anomaly(a.kind, name, a.detail, frame=a.frame) for a in source.anomalies)
         anomalies.extend(Anomaly("engine", name, t) for t in analyzer.anomalies)
@@ -150,11 +185,21 @@ def _run_shard(args: tuple[str, str, int, int, frozenset[str]]) -> ShardResult:
 
 
 def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis, verify_failed: frozenset[str] = frozenset(),
-                    keylog: KeyLog | None = None) -> ShardedCapture:
+                    keylog: KeyLog | None = None, progress: Progress | None = None) -> ShardedCapture:
     """Analyse one capture in ``jobs`` processes and merge the result into ``into`` as one capture;
-    ``keylog``: the key log given with it (the workers add the capture's embedded one)."""
-    with _workers(jobs, keylog) as pool:
-        results = list(pool.map(_run_shard, [(path, name, s, jobs, verify_failed) for s in range(jobs)]))
+    ``keylog``: the key log given with it (the workers add the capture's embedded one); ``progress``: told
+    how far the workers have read, on average, while they run."""
+    shared = SharedProgress(jobs) if progress is not None else None
+    with _workers(jobs, keylog, shared) as pool:
+        futures = [pool.submit(_run_shard, (path, name, s, jobs, verify_failed)) for s in range(jobs)]
+        poll = None
+        if progress is not None and shared is not None:
+            total = os.path.getsize(path)
+
+            def poll() -> None:
+                progress(name, shared.read(range(jobs)) // jobs, total)
+
+        results = _results(futures, poll)
     all_firsts = sorted(f for r in results for f in r.first_frames)
 
     def renumber(rec: ConnectionRecord) -> ConnectionRecord:
@@ -193,17 +238,18 @@ class LinesOut:
     with_capture: bool = False
 
 
-def _run_connections_shard(args: tuple[str, str, int, int, str, bool, bool, bool]
+def _run_connections_shard(args: tuple[str, str, int, int, int, str, bool, bool, bool]
                            ) -> tuple[array[int], int, int, list[str]]:
     from tlsdoctor.report.connections import json_line, record_to_json, summary_parts
 
-    path, name, shard, jobs, spool, as_json, failed_only, with_capture = args
+    path, name, shard, jobs, slot, spool, as_json, failed_only, with_capture = args
     firsts: array[int] = array("q")
     count = failed = 0
     anomalies: list[str] = []
     with open(spool, "wb") as out, open_capture(path) as source:
         analyzer = CaptureAnalyzer(name)
         analyzer.attach(source, shard, jobs)
+        read_all = _report_progress(analyzer, source, slot)
         for rec in analyzer.analyze(source.frames()):
             first = rec.frames.get("first", 0)
             firsts.append(first)  # every connection's, written or not: they number tcp.stream
@@ -219,35 +265,48 @@ def _run_connections_shard(args: tuple[str, str, int, int, str, bool, bool, bool
                 # JSON around the two parts: a capture's name or an SNI may hold a tab or a newline.
                 head, tail = summary_parts(rec, with_capture=with_capture)
                 out.write(orjson.dumps([first, rec.failed, head, tail], option=orjson.OPT_APPEND_NEWLINE))
+        read_all()
         if shard == 0:
             anomalies.extend(str(a) for a in source.anomalies)
         anomalies.extend(analyzer.anomalies)
     return firsts, count, failed, anomalies
 
 
-def connections_parallel(files: list[tuple[str, str, int]], workers: int, out: LinesOut
-                         ) -> list[tuple[int, int, list[str]] | CaptureError]:
+def connections_parallel(files: list[tuple[str, str, int]], workers: int, out: LinesOut,
+                         progress: Progress | None = None) -> list[tuple[int, int, list[str]] | CaptureError]:
     """``tlsdoctor connections`` of capture files (path, name, flow shards) on ``workers`` processes: every
     shard of every file is a task (a small file is one shard), each writes its records' lines to a spool
     file, and the parent passes them to ``out`` file by file, in the order given, as soon as a file's
     shards are done, numbering tcp.stream over that file (shard by shard: the lines are not in tcp.stream
     order, as in one process they come as connections end). Returns, per file, (connections, failed,
     anomalies), or the ``CaptureError`` that stopped that file (not a capture, unreadable): the others
-    are still read."""
+    are still read. ``progress`` is told how far each file has been read (its shards on average) while
+    the workers run."""
     import tempfile
 
     results: list[tuple[int, int, list[str]] | CaptureError] = []
-    with tempfile.TemporaryDirectory(prefix="tlsdoctor-shards-") as spool_dir, _workers(workers, None) as pool:
+    slots = list(itertools.accumulate((jobs for _p, _n, jobs in files), initial=0))  # a file's first slot
+    shared = SharedProgress(slots[-1]) if progress is not None else None
+    poll = None
+    if progress is not None and shared is not None:
+        sizes = [os.path.getsize(path) for path, _n, _j in files]
+
+        def poll() -> None:
+            for i, (_path, name, jobs) in enumerate(files):
+                progress(name, min(sizes[i], shared.read(range(slots[i], slots[i + 1])) // jobs), sizes[i])
+
+    with (tempfile.TemporaryDirectory(prefix="tlsdoctor-shards-") as spool_dir,
+          _workers(workers, None, shared) as pool):
         submitted = []
         for i, (path, name, jobs) in enumerate(files):
             spools = [os.path.join(spool_dir, f"{i}-{s}.jsonl") for s in range(jobs)]
             submitted.append((spools, [pool.submit(_run_connections_shard,
-                                                   (path, name, s, jobs, spools[s], out.json is not None,
-                                                    out.failed_only, out.with_capture))
+                                                   (path, name, s, jobs, slots[i] + s, spools[s],
+                                                    out.json is not None, out.failed_only, out.with_capture))
                                        for s in range(jobs)]))
         for spools, futures in submitted:
             try:
-                parts = [f.result() for f in futures]
+                parts = _results(futures, poll)
             except CaptureError as exc:
                 results.append(exc)
                 continue

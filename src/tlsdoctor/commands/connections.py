@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="JSON Lines, one object per connection")
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for each large capture file "
                         "(default: every core, for captures from 64 MB; 1 = no workers)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (shown on a terminal's stderr when the output goes to a file or pipe)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tlsdoctor.api import capture_name, iter_connections
     from tlsdoctor.capture import CaptureError
+    from tlsdoctor.commands._progress import ProgressBar
     from tlsdoctor.report.connections import HEADER, json_line, record_to_json, summary_line
 
     out = sys.stdout
@@ -63,13 +66,13 @@ def run(args: argparse.Namespace) -> int:
                              healthy=spool.write if spool is not None else None, failed_only=args.failed,
                              with_capture=many)
         named = [(path, capture_name(path), jobs) for path, jobs in files]
-        for path, result in zip(paths, connections_parallel(named, workers, lines_out), strict=True):
+        for path, result in zip(paths, connections_parallel(named, workers, lines_out, progress), strict=True):
             report(path, result)
         return True
 
     def in_process(path: str) -> None:
         try:
-            stream = iter_connections(path)
+            stream = iter_connections(path, progress=progress if path != "-" else None)
             for rec in stream:
                 counts["connections"] += 1
                 if rec.failed:
@@ -88,15 +91,19 @@ def run(args: argparse.Namespace) -> int:
             report(path, exc)
 
     regular = [path != "-" and os.path.isfile(path) for path in args.captures]
-    if all(regular):
-        # Several files share the workers (a small file is one task, a large one a task per flow shard).
-        if not on_workers(args.captures):
-            for path in args.captures:
-                in_process(path)
-    else:
-        for path, is_file in zip(args.captures, regular, strict=True):
-            if not (is_file and on_workers([path])):
-                in_process(path)
+    # A progress bar as curl has one: on a terminal's stderr while the lines go to a file or a pipe (on the
+    # terminal, the lines themselves show progress, and would be drawn through the bar).
+    bar = not getattr(args, "no_progress", False) and sys.stderr.isatty() and not out.isatty()
+    with ProgressBar(enabled=bar) as progress:
+        if all(regular):
+            # Several files share the workers (a small file is one task, a large one a task per flow shard).
+            if not on_workers(args.captures):
+                for path in args.captures:
+                    in_process(path)
+        else:
+            for path, is_file in zip(args.captures, regular, strict=True):
+                if not (is_file and on_workers([path])):
+                    in_process(path)
     if spool is not None:
         spool.seek(0)
         for line in spool:

@@ -4,7 +4,6 @@ certificates to named root causes, with the evidence to check and the fix."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -39,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
+    from tlsdoctor.commands._progress import ProgressBar
     from tlsdoctor.evidence.intake import printable
     from tlsdoctor.investigate import investigate
     from tlsdoctor.report.json import report_to_json
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         for p in given:
             sys.stderr.write(f"tlsdoctor diagnose: {printable(p)}: no such file or directory\n")
         return 2
-    with _progress(enabled=not args.no_progress and sys.stderr.isatty()) as progress:
+    with ProgressBar(enabled=not args.no_progress and sys.stderr.isatty()) as progress:
         if args.jobs is not None and args.jobs < 1:
             sys.stderr.write("tlsdoctor diagnose: --jobs wants a number of workers, 1 or more\n")
             return 2
@@ -161,36 +161,3 @@ def _evidence_at(out: str, given: list[str]) -> str | None:
             if kind != InputKind.UNRECOGNIZED:
                 return path
     return None
-
-
-class _progress:
-    """A rich progress bar on stderr while captures are read (a no-op when stderr is not a terminal)."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self._bar: object = None
-        self._tasks: dict[str, object] = {}
-
-    def __enter__(self) -> Callable[[str, int, int], None] | None:
-        if not self.enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-        bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                       TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        bar.start()
-        self._bar = bar
-
-        def update(name: str, done: int, total: int) -> None:
-            task = self._tasks.get(name)
-            if task is None:
-                task = bar.add_task(name, total=total or None)
-                self._tasks[name] = task
-            bar.update(task, completed=done)  # type: ignore[arg-type]
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()  # type: ignore[attr-defined]
