@@ -28,7 +28,7 @@ from tlsdoctor.evidence.nginx_logs import AccessLogFormat
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.logfindings import log_only_findings
 from tlsdoctor.parallel import default_jobs
-from tlsdoctor.progress import Progress, Ticker
+from tlsdoctor.progress import Progress, follow
 from tlsdoctor.report.model import Input, Report
 from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 from tlsdoctor.tls.certificates import CertificateFacts
@@ -151,11 +151,10 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
             analyzer = CaptureAnalyzer(name, _keylog_for_capture(name, embedded, ev))
             analyzer.attach(source)
             total = source.size or 0
-            if progress is not None:
-                analyzer.progress_hook = Ticker(lambda: source.bytes_read, lambda done: progress(name, done, total))
+            done = follow(analyzer, source, lambda n: progress(name, n, total)) if progress is not None else None
             diagnosis.add(name, vantage, analyzer.analyze(frames))
-            if progress is not None:
-                progress(name, total, total)
+            if done is not None:
+                done()
             for a in source.anomalies:
                 ev.anomalies.append(Anomaly(a.kind, name, a.detail, frame=a.frame))
             for text in analyzer.anomalies:

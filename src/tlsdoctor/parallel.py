@@ -37,7 +37,7 @@ from tlsdoctor.capture import CaptureError, CaptureSource, open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, embedded_keylog
 from tlsdoctor.findings import Anomaly
-from tlsdoctor.progress import Progress, SharedProgress, Ticker
+from tlsdoctor.progress import Progress, SharedProgress, follow
 from tlsdoctor.tls.keylog import KeyLog
 
 _T = TypeVar("_T")
@@ -127,16 +127,10 @@ def _workers(jobs: int, keylog: KeyLog | None, progress: SharedProgress | None =
 
 def _report_progress(analyzer: CaptureAnalyzer, source: CaptureSource, slot: int) -> Callable[[], None]:
     """In a worker: write the bytes ``source`` has read to slot ``slot`` of the shared progress, now and
-    then, when the parent shows progress. Returns what writes the last position: call it at the end."""
+    then, when the parent shows progress. Returns what writes the end: call it when the pass is done."""
     if _worker_progress is None:
-        return _nothing
-    write = _worker_progress.writer(slot)
-    analyzer.progress_hook = Ticker(lambda: source.bytes_read, write)
-    return lambda: write(source.bytes_read)
-
-
-def _nothing() -> None:
-    pass
+        return lambda: None
+    return follow(analyzer, source, _worker_progress.writer(slot))
 
 
 def _results(futures: list[Future[_T]], poll: Callable[[], None] | None) -> list[_T]:

@@ -12,6 +12,11 @@ workers. Nothing is created or called when no one asked for progress (stderr is 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tlsdoctor.capture import CaptureSource
+    from tlsdoctor.engine import CaptureAnalyzer
 
 Progress = Callable[[str, int, int], None]
 """progress(capture name, bytes read, total bytes): called now and then while a capture is read."""
@@ -36,6 +41,18 @@ class Ticker:
         self.calls += 1
         if self.calls % self.every == 0:
             self.report(self.read())
+
+
+def follow(analyzer: CaptureAnalyzer, source: CaptureSource, report: Callable[[int], object]) -> Callable[[], None]:
+    """Report to ``report`` how far ``source`` has been read, as ``analyzer`` reads it (a ``Ticker`` as its
+    hook). Returns what reports the end: call it when the pass is done (the whole file, or where reading
+    stopped when its size is unknown)."""
+    analyzer.progress_hook = Ticker(lambda: source.bytes_read, report)
+
+    def done() -> None:
+        report(source.size or source.bytes_read)
+
+    return done
 
 
 class SharedProgress:
