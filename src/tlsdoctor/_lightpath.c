@@ -558,6 +558,30 @@ static PyTypeObject RecordsType = {
     .tp_members = Records_members,
 };
 
+/* A new Records of ``buf`` with the arguments ``a``, holding the buffer until it is exhausted; NULL with an
+   exception. The caller fills in what its format needs. */
+static Records *new_records(LightTable *t, PyObject *buf, const RecordsArgs *a, int pcapng) {
+    Records *r = PyObject_New(Records, &RecordsType);
+    if (r == NULL)
+        return NULL;
+    Py_INCREF(t);
+    r->table = t;
+    r->buf = NULL;
+    r->has_view = 0;
+    r->linktype_obj = NULL;
+    r->pcapng = pcapng;
+    r->nif = 0;
+    r->a = *a;
+    if (PyObject_GetBuffer(buf, &r->view, PyBUF_SIMPLE) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    r->has_view = 1;
+    Py_INCREF(buf);
+    r->buf = buf;
+    return r;
+}
+
 /* records(buf, pos, end, number, linktype, big_endian, ns_per_unit, units_per_second, max_caplen) -> Records:
    read the records of ``buf`` from ``pos`` (frame ``number + 1``) while each starts before ``end``, the
    Python reader's fast-zone limit (every record starting before it fits in the buffer when its captured
@@ -566,24 +590,14 @@ static PyObject *LightTable_records(LightTable *t, PyObject *const *args, Py_ssi
     RecordsArgs a;
     if (records_args(args, nargs, &a) < 0)
         return NULL;
-    Records *r = PyObject_New(Records, &RecordsType);
+    Records *r = new_records(t, args[0], &a, 0);
     if (r == NULL)
         return NULL;
-    Py_INCREF(t);
-    r->table = t;
-    r->buf = NULL;
-    r->has_view = 0;
-    r->a = a;
-    r->pcapng = 0;
-    r->nif = 0;
     r->linktype_obj = PyLong_FromLong(a.linktype);
-    if (r->linktype_obj == NULL || PyObject_GetBuffer(args[0], &r->view, PyBUF_SIMPLE) < 0) {
+    if (r->linktype_obj == NULL) {
         Py_DECREF(r);
         return NULL;
     }
-    r->has_view = 1;
-    Py_INCREF(args[0]);
-    r->buf = args[0];
     r->a.end = safe_end(&a, r->view.len);
     return (PyObject *)r;
 }
@@ -613,16 +627,9 @@ static PyObject *LightTable_pcapng_records(LightTable *t, PyObject *const *args,
         PyErr_SetString(PyExc_ValueError, "max_caplen is at most 2**30");
         return NULL;
     }
-    Records *r = PyObject_New(Records, &RecordsType);
+    Records *r = new_records(t, args[0], &a, 1);
     if (r == NULL)
         return NULL;
-    Py_INCREF(t);
-    r->table = t;
-    r->buf = NULL;
-    r->has_view = 0;
-    r->linktype_obj = NULL;
-    r->pcapng = 1;
-    r->a = a;
     r->nif = PyList_GET_SIZE(args[5]);
     if (r->nif > MAX_CLOCKS)
         r->nif = MAX_CLOCKS;
@@ -643,13 +650,6 @@ static PyObject *LightTable_pcapng_records(LightTable *t, PyObject *const *args,
             continue;
         r->clocks[j] = (Clock){linktype, mul, div, offset, 1};
     }
-    if (PyObject_GetBuffer(args[0], &r->view, PyBUF_SIMPLE) < 0) {
-        Py_DECREF(r);
-        return NULL;
-    }
-    r->has_view = 1;
-    Py_INCREF(args[0]);
-    r->buf = args[0];
     if (r->a.pos < 0 || r->a.end > r->view.len)
         r->a.end = r->a.pos;  /* misuse: read nothing */
     return (PyObject *)r;
