@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,24 +104,39 @@ def test_progress_goes_up_to_the_whole_file_in_one_process_and_on_workers(genera
 
 
 def _on_a_terminal(args: list[str], stdout: Path) -> str:
-    """Run the CLI with stderr on a pseudo-terminal and stdout to a file; what the terminal showed."""
+    """Run the CLI with stderr on a pseudo-terminal and stdout to a file; what the terminal showed. Bounded:
+    a run that outlives TERMINAL_SECONDS is killed and fails the test."""
     leader, follower = pty.openpty()
     with open(stdout, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tlsdoctor", *args], stdout=out, stderr=follower,
                                 stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "100"})
     os.close(follower)
     shown = bytearray()
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal is gone: the process closed it
-            break
-        if not chunk:
-            break
-        shown += chunk
-    assert proc.wait(timeout=600) == 0
-    os.close(leader)
+    deadline = time.monotonic() + TERMINAL_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            ready, _w, _x = select.select([leader], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is gone: the process closed it
+                break
+            if not chunk:
+                break
+            shown += chunk
+        else:
+            proc.kill()
+            pytest.fail(f"tlsdoctor {' '.join(args)} still ran after {TERMINAL_SECONDS} s")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
     return shown.decode("utf-8", "replace")
+
+
+TERMINAL_SECONDS = 600
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
