@@ -45,7 +45,6 @@ _IPV6_EXT_AH: Final = 51
 _IPV6_EXT_MOBILITY: Final = 135
 
 _U16 = struct.Struct("!H")
-"""From an Ethernet frame's type field: the type, the IPv4 version/IHL byte and the protocol byte."""
 
 # (ip_version, src, dst, ttl, ip_id, l4_offset, l4_end, src_mac, dst_mac)
 # l4_offset/l4_end are absolute offsets into buf: the TCP header starts at l4_offset and the IP
