@@ -223,13 +223,16 @@ second, after the capture's name, which JSON escapes, so the first occurrence is
 class LinesOut:
     """Where ``connections_parallel`` writes a capture's lines: JSON Lines to ``json`` if given, else table
     lines (``report.connections.summary_line``), a failed connection's to ``failures`` and a healthy one's
-    to ``healthy``; with ``failed_only``, healthy connections are counted and not written."""
+    to ``healthy``; with ``failed_only``, healthy connections are counted and not written. ``before_lines``
+    is called once, before the first line is written (the CLI clears its progress bar from the terminal
+    there: no line is written before the workers are done)."""
 
     json: Callable[[bytes], object] | None = None
     failures: Callable[[str], object] | None = None
     healthy: Callable[[str], object] | None = None
     failed_only: bool = False
     with_capture: bool = False
+    before_lines: Callable[[], object] | None = None
 
 
 def _run_connections_shard(args: tuple[str, str, int, int, int, str, bool, bool, bool]
@@ -298,12 +301,16 @@ def connections_parallel(files: list[tuple[str, str, int]], workers: int, out: L
                                                    (path, name, s, jobs, slots[i] + s, spools[s],
                                                     out.json is not None, out.failed_only, out.with_capture))
                                        for s in range(jobs)]))
+        writing = False  # a file's lines have been written
         for spools, futures in submitted:
             try:
                 parts = _results(futures, poll)
             except CaptureError as exc:
                 results.append(exc)
                 continue
+            if out.before_lines is not None and not writing:
+                out.before_lines()
+            writing = True
             _write_lines(spools, sorted(f for part in parts for f in part[0]), out)
             results.append((sum(part[1] for part in parts), sum(part[2] for part in parts),
                             [a for part in parts for a in part[3]]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
@@ -103,12 +104,13 @@ def test_progress_goes_up_to_the_whole_file_in_one_process_and_on_workers(genera
     assert [c for c in calls if c[0] == "a"][-1] == ("a", small, small)
 
 
-def _on_a_terminal(args: list[str], stdout: Path) -> str:
-    """Run the CLI with stderr on a pseudo-terminal and stdout to a file; what the terminal showed. Bounded:
-    a run that outlives TERMINAL_SECONDS is killed and fails the test."""
+def _on_a_terminal(args: list[str], stdout: Path | None) -> str:
+    """Run the CLI with stderr on a pseudo-terminal and stdout to a file (None: to the terminal too); what
+    the terminal showed. Bounded: a run that outlives TERMINAL_SECONDS is killed and fails the test."""
     leader, follower = pty.openpty()
-    with open(stdout, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tlsdoctor", *args], stdout=out, stderr=follower,
+    with open(stdout if stdout is not None else os.devnull, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tlsdoctor", *args],
+                                stdout=out if stdout is not None else follower, stderr=follower,
                                 stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "100"})
     os.close(follower)
     shown = bytearray()
@@ -152,3 +154,18 @@ def test_connections_draws_a_bar_on_a_terminal_when_its_output_goes_to_a_file(ge
     assert b"MB" not in plain.stderr  # stderr not a terminal: no bar
     quiet = _on_a_terminal(["connections", "--json", "--no-progress", "--jobs", jobs, str(cap)], tmp_path / "q.jsonl")
     assert "MB" not in quiet
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_connections_to_a_terminal_shows_a_bar_only_while_workers_read(generated: Path, jobs: str) -> None:
+    # Workers write no line before they are done: the bar is drawn, then cleared, then the lines come. One
+    # process writes failures as it finds them: no bar.
+    shown = _on_a_terminal(["connections", "--jobs", jobs, str(generated)], None)
+    size_mb = f"{generated.stat().st_size / 1e6:.1f} MB"
+    bar = [m.end() for m in re.finditer(re.escape(size_mb), shown)]
+    lines = [m.start() for m in re.finditer(r"(FAIL|ok  ) +\d+ +\d+\.\d+\.\d+\.\d+:\d+ ->", shown)]
+    assert len(lines) > 100  # the table, on the terminal
+    if jobs == "1":
+        assert bar == []
+    else:
+        assert bar and max(bar) < min(lines)  # the bar only before the first line

@@ -36,6 +36,11 @@ class ProgressBar:
 
         return update
 
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
+        """Clear the bar from the terminal; what is reported after that is not drawn."""
         if self._bar is not None:
             self._bar.stop()  # type: ignore[attr-defined]
+            self._bar = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, metavar="N", help="worker processes for each large capture file "
                         "(default: every core, for captures from 64 MB; 1 = no workers)")
     parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar (shown on a terminal's stderr when the output goes to a file or pipe)")
+                        help="no progress bar (shown on a terminal's stderr while the output goes to a file or a "
+                             "pipe, or while workers read)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             return False
         lines_out = LinesOut(json=write_line if args.json else None, failures=out.write,
                              healthy=spool.write if spool is not None else None, failed_only=args.failed,
-                             with_capture=many)
+                             with_capture=many, before_lines=bar.close if out.isatty() else None)
         named = [(path, capture_name(path), jobs) for path, jobs in files]
         for path, result in zip(paths, connections_parallel(named, workers, lines_out, progress), strict=True):
             report(path, result)
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     def in_process(path: str) -> None:
         try:
-            stream = iter_connections(path, progress=progress if path != "-" else None)
+            stream = iter_connections(path, progress=progress if path != "-" and not out.isatty() else None)
             for rec in stream:
                 counts["connections"] += 1
                 if rec.failed:
@@ -91,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
             report(path, exc)
 
     regular = [path != "-" and os.path.isfile(path) for path in args.captures]
-    # A progress bar as curl has one: on a terminal's stderr while the lines go to a file or a pipe (on the
-    # terminal, the lines themselves show progress, and would be drawn through the bar).
-    bar = not getattr(args, "no_progress", False) and sys.stderr.isatty() and not out.isatty()
-    with ProgressBar(enabled=bar) as progress:
+    # A progress bar on a terminal's stderr: while the lines go to a file or a pipe, as curl has one; and
+    # while workers read, also when the lines go to the terminal, since none is written before they are
+    # done (the bar is cleared first: LinesOut.before_lines). One process writes lines as it goes, which
+    # would be drawn through the bar: it shows none then.
+    bar = ProgressBar(enabled=not getattr(args, "no_progress", False) and sys.stderr.isatty())
+    with bar as progress:
         if all(regular):
             # Several files share the workers (a small file is one task, a large one a task per flow shard).
             if not on_workers(args.captures):
