@@ -197,8 +197,9 @@ class PcapngParser:
                     ts_ns = ((high << 32) | low) * mul // div + offset_ns
                     yield number, ts_ns, linktype, buf, pos + 28, caplen, origlen
                     pos = nxt
+                    # ``light`` is read after each block: the engine may attach it after the first frame.
                     if self.light is not None and pos <= fast_end:
-                        self._resume = True  # read each time: the engine may attach it after the first frame
+                        self._resume = True
                         return
                 # Careful path: one block of any type.
                 if pos + 12 > end:

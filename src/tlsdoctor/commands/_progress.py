@@ -23,7 +23,7 @@ class ProgressBar:
         from rich.progress import Progress as RichProgress
 
         bar = RichProgress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                       TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+                           TimeRemainingColumn(), console=Console(stderr=True), transient=True)
         bar.start()
         self._bar = bar
 
