@@ -228,6 +228,8 @@ class CaptureAnalyzer:
         self.closing: deque[_Conn] = deque()  # closed, handshake unsettled: CLOSE_LINGER_SECONDS
         self.closing_settled: deque[_Conn] = deque()  # closed and settled: SETTLED_LINGER_SECONDS
         self.tombstones: deque[tuple[int, _TombDir, _TombDir]] = deque()
+        self.ended = False
+        """The capture has ended (``analyze`` is emitting what was still open): no tombstones any more."""
         self.next_stream = 0
         self.stats = EngineStats()
         self.anomalies: list[str] = []
@@ -371,14 +373,22 @@ class CaptureAnalyzer:
         if lt is not None and lt.last_number > number:
             number = lt.last_number  # the capture's last frames were consumed in C
         stats.frames = number
-        # The end of the capture: everything still open is emitted.
+        # The end of the capture: everything still open is emitted. No packet can follow, so the finished
+        # connections leave no tombstone (``_finish``).
+        self.ended = True
         for closing in (self.closing_settled, self.closing):
             while closing:
                 c = closing.popleft()
                 if not c.done:
                     yield self._finish(c, None)
-        for c in list(self.live.values()):
-            yield self._finish(c, EndedBy.CAPTURE_END)
+        # The rest, in tcp.stream order, each let go as soon as its record is made, so that memory never
+        # holds every live connection and every record at once (a SYN flood: 200,000 of each).
+        rest: list[_Conn | None] = list(self.live.values())
+        for i in range(len(rest)):
+            left = rest[i]
+            rest[i] = None
+            if left is not None:
+                yield self._finish(left, EndedBy.CAPTURE_END)
 
     # --- the slow path --------------------------------------------------------------------------
     def _slow(self, d: _Dir | _TombDir | None, key: bytes, ipver: int, number: int, ts: int, flags: int, sport: int,
@@ -680,11 +690,16 @@ class CaptureAnalyzer:
             lt.discard(c.b.key)
         del self.live[c.stream]
         c.done = True
-        ta, tb = _TombDir(c.a), _TombDir(c.b)
-        for td in (ta, tb):
-            if self.flows.get(td.key) in (c.a, c.b):
-                self.flows[td.key] = td
-        self.tombstones.append((c.last_ts, ta, tb))
+        if self.ended:
+            for d in (c.a, c.b):
+                if self.flows.get(d.key) is d:
+                    del self.flows[d.key]
+        else:
+            ta, tb = _TombDir(c.a), _TombDir(c.b)
+            for td in (ta, tb):
+                if self.flows.get(td.key) in (c.a, c.b):
+                    self.flows[td.key] = td
+            self.tombstones.append((c.last_ts, ta, tb))
         if c.client is None:
             c.client = c.a
         client, server = c.client, (c.b if c.client is c.a else c.a)

@@ -173,3 +173,38 @@ def test_a_pass_leaves_no_cyclic_garbage() -> None:
         gc.enable()
     assert seen > 400
     assert leftover == 0, f"{leftover} objects in reference cycles after the pass"
+
+
+def test_what_is_open_at_capture_end_is_let_go_record_by_record(tmp_path: Path) -> None:
+    """At the end of a capture every connection still open is emitted. Each must be let go as soon as its
+    record is made, and leave no tombstone (no packet can follow): else memory holds every open connection
+    and every record at once, which is what a SYN flood is made of. A capture of the bench's gateway mix
+    (real OpenSSL handshakes; bench/make_capture.py), read up to half its frames, ends with most of its
+    connections open."""
+    import gc
+    import itertools
+    import subprocess
+    import sys
+
+    from tlsdoctor.capture import open_capture
+    from tlsdoctor.engine import _Conn
+
+    root = Path(__file__).resolve().parents[2]
+    cap = tmp_path / "gateway.pcap"
+    subprocess.run([sys.executable, str(root / "bench" / "make_capture.py"), str(cap), "--size", "1M", "--seed", "7",
+                    "--pool", str(tmp_path / "pool.json")], check=True, capture_output=True, timeout=600)
+    with open_capture(str(cap)) as source:
+        half = sum(1 for _ in source.frames()) // 2
+    alive: list[int] = []  # connection objects in memory as each record of the capture's end is made
+    with open_capture(str(cap)) as source:
+        analyzer = CaptureAnalyzer(cap.name)
+        records = []
+        for rec in analyzer.analyze(itertools.islice(source.frames(), half)):
+            records.append(rec)
+            if rec.ended_by is EndedBy.CAPTURE_END:
+                alive.append(sum(1 for o in gc.get_objects() if type(o) is _Conn))
+    assert len(alive) >= 50
+    assert all(a > b for a, b in itertools.pairwise(alive)), alive
+    assert alive[-1] <= 3  # the detached placeholder, the last one, and at most one the loop still names
+    # The flow table holds the tombstones of the connections that ended before, none of those open at the end.
+    assert len(analyzer.flows) <= 2 * (len(records) - len(alive))
