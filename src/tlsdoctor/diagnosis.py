@@ -19,7 +19,7 @@ from tlsdoctor.correlate import CaptureRecords, correlate
 from tlsdoctor.findings import Anomaly, Confidence, Evidence, Finding
 from tlsdoctor.report.model import Input, Overview, Report
 from tlsdoctor.rules import classify, findings
-from tlsdoctor.rules.base import Context, Conversation, LogLine, Match, View
+from tlsdoctor.rules.base import Context, Conversation, LogLine, Match, View, capture_time
 from tlsdoctor.rules.tls_interception import intercepted
 
 MAX_EXEMPLARS = 2_000
@@ -125,16 +125,14 @@ class Diagnosis:
         if leaf.sha256 in self.seen_certificate_problems or \
                 len(self.seen_certificate_problems) >= MAX_SEEN_CERTIFICATE_PROBLEMS:
             return
-        from datetime import UTC, datetime
-
         from tlsdoctor.tls.chain import name_matches
 
-        at = datetime.fromtimestamp(rec.first_ts_ns / 1e9, tz=UTC)
+        at = capture_time(rec)  # None: the capture's clock is beyond a datetime's range, validity is not judged
         problem = None
-        if leaf.not_after is not None and at > leaf.not_after:
+        if at is not None and leaf.not_after is not None and at > leaf.not_after:
             problem = ("certificate_expired", f"{leaf.subject} expired on {leaf.not_after:%Y-%m-%d}, before the "
                                               "capture")
-        elif leaf.not_before is not None and at < leaf.not_before:
+        elif at is not None and leaf.not_before is not None and at < leaf.not_before:
             problem = ("certificate_not_yet_valid", f"{leaf.subject} is valid only from {leaf.not_before:%Y-%m-%d}")
         elif rec.sni and leaf.parse_error is None and not name_matches(rec.sni, leaf):
             problem = ("certificate_name_mismatch", f"{leaf.subject} does not cover {rec.sni}")

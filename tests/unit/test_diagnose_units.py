@@ -449,3 +449,43 @@ def test_a_dead_worker_is_an_internal_error_not_a_hang(verb: list[str]) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3, proc.stderr[-2000:]
     assert "internal error (this is our bug" in proc.stderr and "BrokenProcessPool" in proc.stderr
+
+
+def _with_clock_offset(pcap: Path, out: Path, offset_s: int) -> Path:
+    """``pcap`` (classic, little-endian, microseconds) as a pcapng whose interface shifts every time stamp by
+    ``offset_s`` seconds (``if_tsoffset``, a signed 64-bit option): the same frames, on a clock no datetime
+    holds when the shift is large enough (pcapng's time stamps are 64 bits and its offsets too)."""
+    import struct
+
+    def block(btype: int, body: bytes) -> bytes:
+        body += bytes(-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    data = pcap.read_bytes()
+    (linktype,) = struct.unpack_from("<I", data, 20)
+    options = (struct.pack("<HHB3x", 9, 1, 6) + struct.pack("<HHq", 14, 8, offset_s) + struct.pack("<HH", 0, 0))
+    parts = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
+             block(1, struct.pack("<HHI", linktype, 0, 65535) + options)]
+    p = 24
+    while p + 16 <= len(data):
+        sec, usec, caplen, origlen = struct.unpack_from("<IIII", data, p)
+        ts = sec * 1_000_000 + usec
+        parts.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, caplen, origlen)
+                           + data[p + 16 : p + 16 + caplen]))
+        p += 16 + caplen
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+@pytest.mark.parametrize("offset_s", [900_000_000_000, -100_000_000_000], ids=["year 30000", "before year 1"])
+def test_a_capture_clock_beyond_what_a_datetime_holds_is_data(offset_s: int, tmp_path: Path) -> None:
+    # A damaged or hostile pcapng can put its frames in any year: certificates are then judged at the present
+    # time (a failure) or not at all (a handshake that completed), never a crash of the whole diagnosis.
+    # Found by mutating the committed captures (a bit flipped in pcapng_dumpcap.pcapng's if_tsresol).
+    expired = report_to_json(investigate([str(_with_clock_offset(CAPTURES / "expired_cert_tls12.pcap",
+                                                                 tmp_path / "expired.pcapng", offset_s))]))
+    assert [f["cause"] for f in expired["findings"]] == ["certificate_expired"]
+    seen = report_to_json(investigate([str(_with_clock_offset(CAPTURES / "seed001_expired_upstream.pcap",
+                                                              tmp_path / "seed001.pcapng", offset_s))]))
+    assert seen["findings"] == [] and seen["overview"]["handshakes_completed"] == 1
+    assert seen["observations"] == []  # no time at which to call it expired

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.findings import Confidence, Evidence, Finding
@@ -98,7 +98,8 @@ def evidence_certificates(rec: ConnectionRecord, ctx: Context) -> tuple[Certific
 def judge(conv: Conversation, ctx: Context) -> CertificateJudgement | None:
     view: View = conv.primary
     rec = view.record
-    at = capture_time(rec)
+    # A capture whose clock is beyond a datetime's range (damaged time stamps) is judged at the present time.
+    at = capture_time(rec) or datetime.now(UTC)
     chain = rec.tls.server_certificates
     log_lines = [ln for ln in ctx.log_lines_for(str(rec.server))
                  if any(c.startswith("certificate_") for c in ln.causes)]

@@ -347,8 +347,13 @@ def seconds(ns: int) -> str:
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:.1f} s"
 
 
-def capture_time(rec: ConnectionRecord) -> datetime:
-    return datetime.fromtimestamp(rec.first_ts_ns / 1e9, tz=UTC)
+def capture_time(rec: ConnectionRecord) -> datetime | None:
+    """When the connection began, on the capture's clock (aware, UTC); None when that time is beyond what
+    a datetime holds (years 1 to 9999): a damaged or hostile time stamp (pcapng's are 64 bits)."""
+    try:
+        return datetime.fromtimestamp(rec.first_ts_ns / 1e9, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def is_ip_literal(name: str) -> bool:
