@@ -26,6 +26,7 @@ from tlsdoctor.evidence.nginx_logs import (
     compile_log_format,
     looks_like_access_log,
     looks_like_error_log,
+    parse_access_line,
     parse_access_log,
     parse_error_log,
     parse_openssl_error,
@@ -507,3 +508,24 @@ def test_cut_real_lines_keep_their_numbers(index: int, cut: int) -> None:
     if not whole.startswith("#"):
         assert any(e.line == 3 and e.text == whole.rstrip("\n") for e in log.entries) or \
             log.entries_not_kept >= 1
+
+
+def test_a_variable_whose_name_begins_with_a_digit_is_read_not_fatal(tmp_path: Path) -> None:
+    # nginx reads "$2x" in a log_format as a variable named "2x" (and refuses it at load time: unknown);
+    # a regular expression's group may not be named so. The format must still compile, its lines still parse,
+    # and diagnose must still read the rest. Found by mutating the committed nginx configuration (one letter
+    # of $remote_user turned into a digit).
+    fmt = compile_log_format('$remote_addr - $2emote_user [$time_local] "$request" $status $1', "odd")
+    entry = parse_access_line('203.0.113.7 - bob [24/Nov/2026:09:35:33 +0000] "GET / HTTP/1.1" 502 x', fmt)
+    assert entry is not None and entry.remote_addr == "203.0.113.7" and entry.status == 502
+    assert fmt.variables == ("remote_addr", "2emote_user", "time_local", "request", "status", "1")
+    stem = "nginx_upstream_no_sni"
+    conf = (CAPTURES / f"{stem}.nginx.conf").read_text().replace("$remote_user", "$2emote_user")
+    assert "$2emote_user" in conf
+    (tmp_path / f"{stem}.nginx.conf").write_text(conf)
+    from tlsdoctor.investigate import investigate
+    from tlsdoctor.report.json import report_to_json
+
+    report = report_to_json(investigate([str(tmp_path / f"{stem}.nginx.conf"), str(CAPTURES / f"{stem}.pcap"),
+                                         str(CAPTURES / f"{stem}.access.log")]))
+    assert [f["cause"] for f in report["findings"]] == ["sni_missing"]

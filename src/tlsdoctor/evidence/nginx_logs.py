@@ -751,7 +751,9 @@ def compile_log_format(fmt: object, name: str = "combined", escape: str = "defau
             body = r'[^"]*?'  # default escaping writes " as \x22 (ngx_http_log_escape)
         else:
             body = r".*?"
-        parts.append(f"(?P<{group}>{body})")
+        # The group is the variable's name behind a prefix: nginx's names may begin with a digit, a
+        # regular expression's may not (a log_format with "$2x" would not compile).
+        parts.append(f"(?P<v_{group}>{body})")
     parts.append(re.escape(fmt[pos:]))
     return AccessLogFormat(name=name, format=fmt, escape=escape, variables=tuple(variables),
                            pattern=re.compile("".join(parts), re.DOTALL))
@@ -874,7 +876,7 @@ def parse_access_line(text: str, fmt: AccessLogFormat, line: int = 1) -> AccessL
     m = fmt.pattern.fullmatch(text)
     if m is None:
         return None
-    fields = {k: _unescape(v, fmt.escape) for k, v in m.groupdict().items() if v is not None}
+    fields = {k[2:]: _unescape(v, fmt.escape) for k, v in m.groupdict().items() if v is not None}
     upstream_addr = fields.get("upstream_addr")
     request = fields.get("request")
     return AccessLogEntry(
