@@ -247,3 +247,22 @@ def test_registry_names() -> None:
     assert group_name(0x11EC) == "X25519MLKEM768" and group_name(29) == "x25519" and group_name(23) == "secp256r1"
     assert signature_scheme_name(0x0804) == "rsa_pss_rsae_sha256"
     assert sum(is_grease(v) for v in range(0x10000)) == 16
+
+
+def test_a_serial_number_rfc_5280_forbids_is_a_fact_not_a_warning() -> None:
+    # A certificate whose serial is negative (one byte of a real one changed): cryptography parses it with a
+    # CryptographyDeprecationWarning, which Python prints on the user's terminal (it is a UserWarning) unless
+    # the parser keeps it. The serial keeps its sign in the facts instead.
+    import warnings
+
+    der = bytearray(_der("rsa_cert"))
+    at = der.index(b"\xa0\x03\x02\x01\x02\x02") + 6  # [0] version v3, then the serial's INTEGER
+    length = der[at]
+    assert 1 <= length <= 20
+    der[at + 1] |= 0x80  # a negative number, same length
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        facts = certificate_facts(bytes(der))
+    assert [str(w.message) for w in seen] == []
+    assert facts.parse_error is None and facts.serial is not None and facts.serial.startswith("-")
+    assert facts.subject == "O=tlsdoctor tests,CN=rsa.test"

@@ -387,15 +387,19 @@ def certificate_facts(cert: CertificateFile, data: bytes | str | None) -> Certif
     """Parse the first certificate of a PEM file (the leaf, as nginx sends it first)."""
     from cryptography import x509
 
+    from tlsdoctor.tls.certificates import defects_unwarned
+
     if data is None:
         return replace(cert, error="was not read")
     if isinstance(data, str):
         return replace(cert, error=data)
     try:
-        leaf = x509.load_pem_x509_certificate(data)
+        with defects_unwarned():
+            leaf = x509.load_pem_x509_certificate(data)
     except ValueError as exc:
         try:
-            leaf = x509.load_der_x509_certificate(data)
+            with defects_unwarned():
+                leaf = x509.load_der_x509_certificate(data)
         except ValueError:
             return replace(cert, error=f"is not a PEM certificate ({exc})")
     try:

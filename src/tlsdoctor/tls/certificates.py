@@ -22,6 +22,9 @@ outlive the cache share one facts object per connection's certificate, as before
 from __future__ import annotations
 
 import hashlib
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -30,6 +33,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+from cryptography.utils import CryptographyDeprecationWarning
 
 FACTS_CACHE_SIZE: Final = 1024
 """Distinct DER certificates whose facts are remembered (a bound on memory, not on correctness)."""
@@ -81,25 +85,37 @@ def certificate_facts(der: bytes) -> CertificateFacts:
     return _certificate_facts(bytes(der))
 
 
+@contextmanager
+def defects_unwarned() -> Iterator[None]:
+    """cryptography's warnings about a certificate's own defects (a serial number that is not positive,
+    which RFC 5280 forbids), kept off the user's terminal, where Python prints them (UserWarning): they
+    are about the evidence, and the facts show them (``serial`` keeps its sign). For every read of a
+    certificate from a capture, a configuration or a bundle."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        yield
+
+
 @lru_cache(maxsize=FACTS_CACHE_SIZE)
 def _certificate_facts(der: bytes) -> CertificateFacts:
     fingerprint = hashlib.sha256(der).hexdigest()
     # cryptography raises ValueError for most malformed DER, but some malformations only surface
     # when a field is read (e.g. a bad extension); every call into it stays inside this try, and
-    # whatever it raises is the certificate's fault, not ours.
+    # whatever it raises is the certificate's fault, not ours; what it only warns of, too.
     try:
-        cert = x509.load_der_x509_certificate(der)
-        subject = cert.subject.rfc4514_string()
-        issuer = cert.issuer.rfc4514_string()
-        serial_number = cert.serial_number
-        serial = ("-" if serial_number < 0 else "") + format(abs(serial_number), "x")
-        not_before = cert.not_valid_before_utc
-        not_after = cert.not_valid_after_utc
-        san_dns, san_ips = _subject_alt_names(cert)
-        key_type, key_size, ec_curve = _public_key(cert)
-        signature_algorithm = cert.signature_algorithm_oid._name
-        is_ca = _is_ca(cert)
-        is_self_signed = _is_self_signed(cert)
+        with defects_unwarned():
+            cert = x509.load_der_x509_certificate(der)
+            subject = cert.subject.rfc4514_string()
+            issuer = cert.issuer.rfc4514_string()
+            serial_number = cert.serial_number
+            serial = ("-" if serial_number < 0 else "") + format(abs(serial_number), "x")
+            not_before = cert.not_valid_before_utc
+            not_after = cert.not_valid_after_utc
+            san_dns, san_ips = _subject_alt_names(cert)
+            key_type, key_size, ec_curve = _public_key(cert)
+            signature_algorithm = cert.signature_algorithm_oid._name
+            is_ca = _is_ca(cert)
+            is_self_signed = _is_self_signed(cert)
     except Exception as exc:  # see the comment above the try
         return CertificateFacts(raw_length=len(der), sha256=fingerprint,
                                 parse_error=f"{type(exc).__name__}: {exc}"[:200], der=der)

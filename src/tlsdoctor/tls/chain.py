@@ -63,7 +63,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from tlsdoctor.tls.certificates import CertificateFacts
+from tlsdoctor.tls.certificates import CertificateFacts, defects_unwarned
 from tlsdoctor.tls.trust import TrustStore, load_trust_store, looks_like_pem, read_pem_certificates
 
 __all__ = [
@@ -414,7 +414,8 @@ def _parse(facts: CertificateFacts) -> x509.Certificate | None:
     if facts.parse_error is not None or not facts.der:
         return None
     try:
-        return x509.load_der_x509_certificate(facts.der)
+        with defects_unwarned():
+            return x509.load_der_x509_certificate(facts.der)
     except ValueError:
         return None
 

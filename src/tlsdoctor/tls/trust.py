@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import Store
 
-from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts
+from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts, defects_unwarned
 
 MAX_PEM_CERTIFICATES: Final = 10_000
 """Certificate blocks read from one PEM input (a system bundle holds about 150)."""
@@ -116,7 +116,8 @@ def _load(facts: CertificateFacts) -> x509.Certificate | None:
     if facts.parse_error is not None or not facts.der:
         return None
     try:
-        return x509.load_der_x509_certificate(facts.der)
+        with defects_unwarned():
+            return x509.load_der_x509_certificate(facts.der)
     except ValueError:
         return None
 
