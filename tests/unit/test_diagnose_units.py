@@ -489,3 +489,49 @@ def test_a_capture_clock_beyond_what_a_datetime_holds_is_data(offset_s: int, tmp
                                                               tmp_path / "seed001.pcapng", offset_s))]))
     assert seen["findings"] == [] and seen["overview"]["handshakes_completed"] == 1
     assert seen["observations"] == []  # no time at which to call it expired
+
+
+# Real evidence with a few bytes changed: what reaches the deep paths that random bytes never do (a damaged
+# pcapng option, a log_format with an odd variable, a certificate field). Each set is what a user would give.
+_EVIDENCE_SETS = (
+    [CAPTURES / f"seed000_cdn_upstream.{ext}" for ext in ("pcap", "nginx.conf", "error.log", "access.log")],
+    [CAPTURES / f"seed001_expired_upstream.{ext}" for ext in ("pcap", "nginx.conf", "error.log", "origin.pem")],
+    [CAPTURES / f"nginx_upstream_no_sni.{ext}" for ext in ("pcap", "nginx.conf", "error.log", "access.log")],
+    [CAPTURES / "pcapng_dumpcap.pcapng"], [CAPTURES / "certificate_chain_incomplete.pcap"],
+    [TESTS / "fixtures" / "keylog" / f"ok_tls12_gcm.{ext}" for ext in ("pcap", "keys")],
+    [TESTS / "fixtures" / "vantage" / f"rst_injection.{ext}" for ext in ("client.pcap", "server.pcap", "error.log")],
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.integers(0, len(_EVIDENCE_SETS) - 1), target=st.integers(0, 3),
+       edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=8),
+       cut=st.none() | st.floats(0.05, 1))
+def test_real_evidence_with_damaged_bytes_is_still_diagnosed(which: int, target: int, edits: list[tuple[float, int]],
+                                                            cut: float | None,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    import warnings
+
+    from tlsdoctor.report.html import render_html
+    from tlsdoctor.report.markdown import render_markdown
+
+    folder = tmp_path_factory.mktemp("damaged")
+    files = _EVIDENCE_SETS[which]
+    for i, src in enumerate(files):
+        data = bytearray(src.read_bytes())
+        if i == target % len(files):
+            for where, value in edits:
+                data[int(where * len(data))] = value
+            if cut is not None:
+                del data[int(cut * len(data)):]
+        (folder / src.name).write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        report = investigate([str(folder / src.name) for src in files], jobs=1)
+        render_html(report)
+        render_markdown(report)
+    data = report_to_json(report)
+    assert data["schema"] == "tlsdoctor.report/1" and len(data["inputs"]) == len(files)
+    assert not [a for a in data["anomalies"] if a["kind"] == "internal_error" or "our bug" in a["text"]
+                or "tlsdoctor bug" in a["text"]]
+    assert [str(w.message) for w in seen] == []
