@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from tlsdoctor.pickling import pickle_by_fields
 from tlsdoctor.tls.certificates import CertificateFacts
@@ -102,6 +102,23 @@ def flag_letters(flags: int) -> str:
         if flags & bit:
             out += letter
     return out or "."
+
+
+FLAG_LETTERS: Final = tuple(flag_letters(f) for f in range(32))
+"""``flag_letters`` of every combination of the five flags it names (FIN, SYN, RST, PSH, ACK)."""
+
+_MAC_TEXT: Final[dict[bytes, str]] = {}
+_MAC_TEXT_MAX: Final = 4096
+
+
+def mac_text(mac: bytes) -> str:
+    """``mac.hex(":")``, remembered: a capture holds few distinct MAC addresses (emptied when full)."""
+    text = _MAC_TEXT.get(mac)
+    if text is None:
+        if len(_MAC_TEXT) >= _MAC_TEXT_MAX:
+            _MAC_TEXT.clear()
+        text = _MAC_TEXT[mac] = mac.hex(":")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,17 +366,26 @@ class ConnectionRecord:
 
     @property
     def packets(self) -> tuple[PacketFact, ...]:
-        """The timeline as PacketFacts, with relative sequence numbers as Wireshark shows them."""
+        """The timeline as PacketFacts, with relative sequence numbers as Wireshark shows them. Decoded
+        once for the records asked last (``_PACKETS``): diagnose's rules ask a failing connection's
+        several times."""
+        entry = _PACKETS.get(id(self))
+        if entry is not None and entry[0] is self:
+            return entry[1]
         out = []
         cbase, sbase = self.client_base_seq or 0, self.server_base_seq or 0
         for frame, ts, first_side, flags, seq, ack, plen, ttl, ipid, win, macs, letters in self.timeline:
             from_client = first_side == self.first_side_is_client
             own, peer = (cbase, sbase) if from_client else (sbase, cbase)
             out.append(PacketFact(
-                frame, ts, from_client, flag_letters(flags), (seq - own) % (1 << 32),
+                frame, ts, from_client, FLAG_LETTERS[flags & 0x1F], (seq - own) % (1 << 32),
                 (ack - peer) % (1 << 32) if flags & 0x10 else 0, plen, ttl, ipid, win,
-                macs[6:12].hex(":") if macs else None, macs[:6].hex(":") if macs else None, letters))
-        return tuple(out)
+                mac_text(macs[6:12]) if macs else None, mac_text(macs[:6]) if macs else None, letters))
+        packets = tuple(out)
+        if len(_PACKETS) >= _PACKETS_MAX:
+            _PACKETS.clear()
+        _PACKETS[id(self)] = (self, packets)
+        return packets
 
     @property
     def alert(self) -> Alert | None:
@@ -397,6 +423,12 @@ class ConnectionRecord:
                           self.end_sender == "server"), default=None)
         client_fin = self.frames.get("fin_client")
         return server_end is not None and (client_fin is None or server_end < client_fin)
+
+
+_PACKETS: Final[dict[int, tuple[ConnectionRecord, tuple[PacketFact, ...]]]] = {}
+"""``id(record)`` -> (the record, its ``packets``), for the last records asked (emptied when full). Each
+entry holds its record, so that an id cannot be reused while it is here."""
+_PACKETS_MAX: Final = 64
 
 
 pickle_by_fields(__name__)

@@ -47,6 +47,7 @@ from tlsdoctor.connection import (
     Endpoint,
     TimelineEntry,
     TLSFacts,
+    mac_text,
 )
 from tlsdoctor.handshake import DecryptingHandshakeTracker, HandshakeTracker
 from tlsdoctor.net.decode import decode_ip, flow_shard, format_ip, ipv4_flow_shard, parse_tcp_options
@@ -789,8 +790,8 @@ def _direction_facts(d: _Dir, peer: _Dir) -> DirectionFacts:
         ttls=tuple(d.ttls),
         first_ip_id=d.ip_id_first,
         last_ip_id=d.ip_id_last,
-        src_macs=tuple(m.hex(":") for m in d.src_macs),
-        dst_macs=tuple(m.hex(":") for m in d.dst_macs),
+        src_macs=tuple(mac_text(m) for m in d.src_macs),
+        dst_macs=tuple(mac_text(m) for m in d.dst_macs),
         isn=d.isn,
         window=d.window_first,
         mss=d.mss,

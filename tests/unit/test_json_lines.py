@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tlsdoctor import cli
 from tlsdoctor.api import connections
-from tlsdoctor.connection import flag_letters
+from tlsdoctor.connection import FLAG_LETTERS, flag_letters, mac_text
 from tlsdoctor.report import connections as rc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,7 +86,22 @@ def test_milestones_in_frame_order_then_by_name(frames: dict[str, int]) -> None:
 
 def test_flag_letters_table_matches_every_flag_combination() -> None:
     for flags in range(0x1000):
-        assert rc._FLAG_LETTERS[flags & 0x1F] == flag_letters(flags)
+        assert FLAG_LETTERS[flags & 0x1F] == flag_letters(flags)
+
+
+def test_packets_are_decoded_once_and_macs_written_as_hex_does() -> None:
+    # diagnose's rules read a failing connection's packets several times: the second read is the first's.
+    from tlsdoctor.api import connections
+
+    records = connections(str(SAMPLES / "mixed_small.pcap"))
+    for rec in records:
+        first = rec.packets
+        assert rec.packets is first and len(first) == len(rec.timeline)
+        for p, entry in zip(first, rec.timeline, strict=True):
+            macs = entry[10]
+            assert (p.src_mac, p.dst_mac) == ((macs[6:12].hex(":"), macs[:6].hex(":")) if macs else (None, None))
+    assert [r.packets for r in records] == [r.packets for r in connections(str(SAMPLES / "mixed_small.pcap"))]
+    assert mac_text(bytes(range(6))) == "00:01:02:03:04:05"
 
 
 def _cli_json(argv: list[str], out: io.TextIOBase) -> list[dict[str, object]]:

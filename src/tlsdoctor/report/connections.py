@@ -14,7 +14,7 @@ from typing import Any, Final, cast
 
 import orjson
 
-from tlsdoctor.connection import Alert, ConnectionRecord, DirectionFacts, EndedBy, flag_letters
+from tlsdoctor.connection import FLAG_LETTERS, Alert, ConnectionRecord, DirectionFacts, EndedBy
 from tlsdoctor.tls.certificates import CertificateFacts
 
 
@@ -120,14 +120,10 @@ def _tcp_events(rec: ConnectionRecord) -> list[dict[str, Any]]:
     for entry in cast("tuple[tuple[object, ...], ...]", rec.timeline):
         flags = cast(int, entry[3])
         if flags & 0x07:
-            out.append({"frame": entry[0], "flags": _FLAG_LETTERS[flags & 0x1F],
+            out.append({"frame": entry[0], "flags": FLAG_LETTERS[flags & 0x1F],
                         "from": "client" if cast(bool, entry[2]) == first_is_client else "server",
                         "time": _iso(cast(int, entry[1])), "ttl": entry[7], "ip_id": entry[8]})
     return out
-
-
-_FLAG_LETTERS: Final = tuple(flag_letters(f) for f in range(32))
-"""``flag_letters`` of every combination of the five flags it names (FIN, SYN, RST, PSH, ACK)."""
 
 
 def _in_frame_order(frames: dict[str, int]) -> dict[str, int]:
