@@ -96,6 +96,18 @@ def defects_unwarned() -> Iterator[None]:
         yield
 
 
+def parsed_certificate(facts: CertificateFacts) -> x509.Certificate | None:
+    """cryptography's certificate of the facts' DER, for checks that need it (a chain, a trust store);
+    None for one that did not parse."""
+    if facts.parse_error is not None or not facts.der:
+        return None
+    try:
+        with defects_unwarned():
+            return x509.load_der_x509_certificate(facts.der)
+    except ValueError:
+        return None
+
+
 @lru_cache(maxsize=FACTS_CACHE_SIZE)
 def _certificate_facts(der: bytes) -> CertificateFacts:
     fingerprint = hashlib.sha256(der).hexdigest()

@@ -63,7 +63,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import Criticality, ExtensionPolicy, PolicyBuilder, Store, VerificationError
 
-from tlsdoctor.tls.certificates import CertificateFacts, defects_unwarned
+from tlsdoctor.tls.certificates import CertificateFacts, parsed_certificate
 from tlsdoctor.tls.trust import TrustStore, load_trust_store, looks_like_pem, read_pem_certificates
 
 __all__ = [
@@ -410,16 +410,6 @@ def _unjudged(chain: Sequence[CertificateFacts], note: str) -> ChainVerdict:
         self_signed_leaf=False, verify_error=None, notes=(note,), judged=False)
 
 
-def _parse(facts: CertificateFacts) -> x509.Certificate | None:
-    if facts.parse_error is not None or not facts.der:
-        return None
-    try:
-        with defects_unwarned():
-            return x509.load_der_x509_certificate(facts.der)
-    except ValueError:
-        return None
-
-
 def check_chain(chain: Sequence[CertificateFacts], *, name: str | None, at: datetime,
                 trust: TrustStore | None) -> ChainVerdict:
     """Judge ``chain`` (as sent, leaf first) for ``name`` (the SNI; None when there was none) at
@@ -433,7 +423,7 @@ def check_chain(chain: Sequence[CertificateFacts], *, name: str | None, at: date
     leaf = chain[0]
     if leaf.parse_error is not None:
         return _unjudged(chain, f"the leaf could not be parsed ({leaf.parse_error}): the chain could not be judged")
-    parsed = [_parse(f) for f in chain]
+    parsed = [parsed_certificate(f) for f in chain]
     leaf_cert = parsed[0]
     if leaf_cert is None:
         return _unjudged(chain, "the leaf's DER bytes are not available: the chain could not be judged")

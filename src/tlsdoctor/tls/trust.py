@@ -29,7 +29,6 @@ import binascii
 import os
 import re
 import ssl
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,10 +36,9 @@ from types import MappingProxyType
 from typing import Final
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import Store
 
-from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts, defects_unwarned
+from tlsdoctor.tls.certificates import CertificateFacts, certificate_facts, defects_unwarned, parsed_certificate
 
 MAX_PEM_CERTIFICATES: Final = 10_000
 """Certificate blocks read from one PEM input (a system bundle holds about 150)."""
@@ -75,7 +73,7 @@ class TrustStore:
         parsed: list[x509.Certificate] = []
         kept: list[CertificateFacts] = []
         for facts in self.certificates:
-            cert = _load(facts)
+            cert = parsed_certificate(facts)
             if cert is not None:
                 parsed.append(cert)
                 kept.append(facts)
@@ -110,16 +108,6 @@ class TrustStore:
     def verification_store(self) -> Store | None:
         """The ``cryptography`` Store of the anchors, None when there are none."""
         return self._store
-
-
-def _load(facts: CertificateFacts) -> x509.Certificate | None:
-    if facts.parse_error is not None or not facts.der:
-        return None
-    try:
-        with defects_unwarned():
-            return x509.load_der_x509_certificate(facts.der)
-    except ValueError:
-        return None
 
 
 def looks_like_pem(head: bytes) -> bool:
@@ -189,8 +177,7 @@ def load_trust_store(path: str | None) -> tuple[TrustStore, tuple[str, ...]]:
     Never raises: an unreadable file, or one without certificates, gives an empty store (which
     trusts nothing) and a warning that says so. cryptography's deprecation warnings about old roots
     (a zero serial number) are silenced here: they are about the system's store, not the capture."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    with defects_unwarned():
         return _load_trust_store(path)
 
 
