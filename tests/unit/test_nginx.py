@@ -292,6 +292,18 @@ def test_unreadable_certificate_is_an_anomaly_at_its_line(tmp_path: Path) -> Non
     assert by_cause(a) == {}
 
 
+def test_a_certificate_path_with_a_nul_byte_is_unreadable_not_fatal(tmp_path: Path) -> None:
+    # No file can have such a name: open() raises ValueError, not OSError. Found by mutating the committed
+    # configurations (a byte of a certificate's path set to zero).
+    conf = prepare("certificates", tmp_path)
+    conf.write_text(conf.read_text().replace("certs/soon.crt", "certs/so\0on.crt"))
+    assert "\0" in conf.read_text()
+    a = analyze_config(str(conf))
+    assert (AnomalyKind.CERTIFICATE_UNREADABLE, line_of(conf, "proxy_ssl_certificate certs/so")) in {
+        (x.kind, x.line) for x in a.anomalies}
+    assert [f.cause for f in a.findings] == ["certificate_file_expired"]  # the other file is still read
+
+
 def test_grpcs_and_suwsgi_without_sni(tmp_path: Path) -> None:
     _, a = analyze("grpc_uwsgi", tmp_path)
     causes = [(f.cause, f.fix) for f in a.findings]

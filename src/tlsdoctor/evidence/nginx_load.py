@@ -168,6 +168,9 @@ def _read_certificates(loaded: LoadedConfig) -> None:
         except OSError as exc:
             loaded.certificates[resolved] = f"cannot be read: {exc.strerror or exc}"
             continue
+        except ValueError:  # a NUL in the path: no file can have that name
+            loaded.certificates[resolved] = "cannot be read: the path holds a NUL byte"
+            continue
         if len(data) > MAX_CERTIFICATE_BYTES:
             loaded.certificates[resolved] = f"larger than {MAX_CERTIFICATE_BYTES} bytes: not a certificate file"
             continue
