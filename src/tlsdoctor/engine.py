@@ -136,12 +136,14 @@ class _Dir:
         self.packets = 0
         self.payload_bytes = 0
         self.ttl_last = -1
-        self.ttls: list[int] = []
+        # Tuples, not lists: most directions see one TTL and one MAC pair, and a direction that sees none
+        # (an unanswered SYN's server) shares the empty tuple; a record takes them as they are.
+        self.ttls: tuple[int, ...] = ()
         self.ip_id_first: int | None = None
         self.ip_id_last: int | None = None
         self.mac_last: bytes | None = None
-        self.src_macs: list[bytes] = []
-        self.dst_macs: list[bytes] = []
+        self.src_macs: tuple[bytes, ...] = ()
+        self.dst_macs: tuple[bytes, ...] = ()
         self.window_first: int | None = None
         self.mss: int | None = None
         self.wscale: int | None = None
@@ -196,7 +198,7 @@ class _Conn:
         self.tail = 0
         self.tcp_hist = ""  # its letters, each once (a str: compiled, `in` is one C call, no list scan)
         self.tracker: HandshakeTracker | None = None
-        self.anomalies: list[str] = []
+        self.anomalies: tuple[str, ...] = ()  # rare: the shared empty tuple until one comes
 
 
 @dataclass(slots=True)
@@ -596,14 +598,14 @@ class CaptureAnalyzer:
         if ttl != d.ttl_last:
             d.ttl_last = ttl
             if ttl not in d.ttls and len(d.ttls) < MAX_DISTINCT:
-                d.ttls.append(ttl)
+                d.ttls = (*d.ttls, ttl)
         if macs is not None and macs != d.mac_last:
             d.mac_last = macs
             dst, src = macs[:6], macs[6:12]
             if src not in d.src_macs and len(d.src_macs) < MAX_DISTINCT:
-                d.src_macs.append(src)
+                d.src_macs = (*d.src_macs, src)
             if dst not in d.dst_macs and len(d.dst_macs) < MAX_DISTINCT:
-                d.dst_macs.append(dst)
+                d.dst_macs = (*d.dst_macs, dst)
         if self.light is not None and d.conn.light and d.conn.ipver == 4:
             self.light.set_path(d.key, d.ttl_last, d.mac_last)
 
@@ -618,9 +620,9 @@ class CaptureAnalyzer:
 
     def _anomaly(self, c: _Conn, text: str) -> None:
         if len(c.anomalies) < MAX_ANOMALIES_PER_CONNECTION:
-            c.anomalies.append(text)
+            c.anomalies = (*c.anomalies, text)
         elif len(c.anomalies) == MAX_ANOMALIES_PER_CONNECTION:
-            c.anomalies.append("more anomalies on this connection were not kept")
+            c.anomalies = (*c.anomalies, "more anomalies on this connection were not kept")
 
     def _skip(self, reason: str, number: int | None = None) -> None:
         skipped = self.stats.skipped
@@ -770,7 +772,7 @@ class CaptureAnalyzer:
             first_side_is_client=client is c.a,
             client_base_seq=client.base_seq,
             server_base_seq=server.base_seq,
-            anomalies=tuple(c.anomalies) + (tls.anomalies if tls is not None else ()),
+            anomalies=c.anomalies + tls.anomalies if tls is not None else c.anomalies,
         )
         # A connection's one reference cycle (each direction points back at it) is cut here, so that
         # reference counting frees the connection, its timeline and its parsers at once: left to the
@@ -787,7 +789,7 @@ def _direction_facts(d: _Dir, peer: _Dir) -> DirectionFacts:
     return DirectionFacts(
         packets=d.packets,
         payload_bytes=d.payload_bytes,
-        ttls=tuple(d.ttls),
+        ttls=d.ttls,
         first_ip_id=d.ip_id_first,
         last_ip_id=d.ip_id_last,
         src_macs=tuple(mac_text(m) for m in d.src_macs),
