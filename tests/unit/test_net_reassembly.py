@@ -7,6 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tlsdoctor.net import reassembly
 from tlsdoctor.net.reassembly import MAX_BUFFERED_BYTES, StreamReassembler
 
 ISN = 0xFFFFFF00  # close to the wrap-around on purpose
@@ -49,6 +50,8 @@ def test_out_of_order_segment_waits_for_the_hole_to_fill() -> None:
     r = StreamReassembler()
     r.set_isn(ISN)
     assert r.segment(_seq(5), b"56789", 7, 0) == []
+    # buffered in a dict of its own: the one that directions without buffered segments share stays empty
+    assert r.pending == {5: (b"56789", 7, 0)} and reassembly._NONE_PENDING == {}
     out = r.segment(_seq(0), b"01234", 8, 0)
     assert out == [(b"01234", 8, 0), (b"56789", 7, 0)]
     assert r.buffered == 0
@@ -142,6 +145,8 @@ def test_any_segmentation_order_and_duplication_yields_the_stream(payload: bytes
         out += r.segment(_seq(i), seg, n, n)
     assert _collect(out) == (payload, [])
     assert r.pending == {}
+    # A direction that never buffers shares one empty dict, which buffering elsewhere never writes to.
+    assert StreamReassembler().pending is reassembly._NONE_PENDING == {}
 
 
 def test_the_ack_of_a_fin_is_not_a_gap() -> None:

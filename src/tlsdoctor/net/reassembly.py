@@ -30,6 +30,10 @@ _HALF: Final = 1 << 31
 
 Delivery = tuple[bytes | None, int, int]  # (data, frame, ts_ns) or (None, lost_bytes, frame)
 
+_NONE_PENDING: Final[dict[int, tuple[bytes, int, int]]] = {}
+"""The out-of-order segments of every direction that has buffered none (``StreamReassembler.pending``):
+empty, never written."""
+
 
 class StreamReassembler:
     __slots__ = ("base", "buffered", "conflicts", "delivered", "fin_rel", "next_rel", "pending", "retransmissions")
@@ -37,7 +41,9 @@ class StreamReassembler:
     def __init__(self) -> None:
         self.base: int | None = None  # absolute sequence number of relative offset 0
         self.next_rel = 0  # next relative offset to deliver
-        self.pending: dict[int, tuple[bytes, int, int]] = {}  # rel offset -> (data, frame, ts_ns)
+        # rel offset -> (data, frame, ts_ns). Most directions never buffer: they share _NONE_PENDING, which
+        # is only ever read (a segment is stored, and popped, only in a dict of this direction's own).
+        self.pending: dict[int, tuple[bytes, int, int]] = _NONE_PENDING
         self.buffered = 0
         self.delivered = 0
         self.retransmissions = 0
@@ -83,6 +89,8 @@ class StreamReassembler:
         return out
 
     def _buffer(self, start: int, data: bytes, frame: int, ts_ns: int) -> list[Delivery]:
+        if self.pending is _NONE_PENDING:
+            self.pending = {}
         old = self.pending.get(start)
         if old is not None:
             common = min(len(old[0]), len(data))
