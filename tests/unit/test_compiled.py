@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.unit.bench_capture import generated_capture
 
 from tlsdoctor.build import CAPTURE_PASS, compiled_modules
 
@@ -121,10 +122,7 @@ def test_damaged_captures_give_the_same_records_and_anomalies(tmp_path: Path) ->
 
 def test_a_generated_capture_gives_the_same_records(tmp_path: Path) -> None:
     _compiled_or_skip()
-    cap = tmp_path / "gateway.pcap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(cap), "--size", "3M",
-                    "--seed", "7", "--pool", str(tmp_path / "pool.json")],
-                   check=True, capture_output=True, timeout=600)
+    cap = generated_capture(tmp_path, "3M", 7)
     pure = _run(True, [str(cap)], tmp_path)
     assert pure.count('"tcp_stream"') >= 500
     _same(pure, _run(False, [str(cap)], tmp_path))

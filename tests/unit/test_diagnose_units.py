@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.bench_capture import generated_capture
 
 from tlsdoctor.evidence.intake import InputKind, gather, printable, sniff
 from tlsdoctor.investigate import investigate
@@ -240,10 +241,7 @@ def test_workers_keep_house_at_the_same_frames_as_one_process(tmp_path: Path) ->
     # A generated capture of 2,000 connections with final ACKs that arrive after a connection's linger:
     # whether such a packet still counts depends on when housekeeping ran. Workers used to keep house
     # every 1024 frames of their own shard, and 53 of these records differed from one process's.
-    cap = tmp_path / "gateway.pcap"
-    subprocess.run([sys.executable, str(TESTS.parent / "bench" / "make_capture.py"), str(cap), "--size", "8M",
-                    "--seed", "7", "--pool", str(tmp_path / "pool.json")], check=True, capture_output=True,
-                   timeout=600)
+    cap = generated_capture(tmp_path, "8M", 7)
 
     def rows(jobs: int) -> list[dict[str, object]]:
         out = subprocess.run([sys.executable, "-m", "tlsdoctor", "connections", "--json", "--jobs", str(jobs),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.unit.bench_capture import generated_capture
 
 from tlsdoctor.api import connections
 from tlsdoctor.connection import ConnectionRecord, EndedBy
@@ -183,16 +184,11 @@ def test_what_is_open_at_capture_end_is_let_go_record_by_record(tmp_path: Path) 
     connections open."""
     import gc
     import itertools
-    import subprocess
-    import sys
 
     from tlsdoctor.capture import open_capture
     from tlsdoctor.engine import _Conn
 
-    root = Path(__file__).resolve().parents[2]
-    cap = tmp_path / "gateway.pcap"
-    subprocess.run([sys.executable, str(root / "bench" / "make_capture.py"), str(cap), "--size", "1M", "--seed", "7",
-                    "--pool", str(tmp_path / "pool.json")], check=True, capture_output=True, timeout=600)
+    cap = generated_capture(tmp_path, "1M", 7)
     with open_capture(str(cap)) as source:
         half = sum(1 for _ in source.frames()) // 2
     alive: list[int] = []  # connection objects in memory as each record of the capture's end is made

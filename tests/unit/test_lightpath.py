@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.bench_capture import generated_capture
 from tests.unit.test_capture_readers import _block, dsb, epb, idb, shb, spb
 
 from tlsdoctor.capture import open_capture
@@ -423,12 +424,7 @@ def _records(path: Path, light: bool) -> tuple[list[dict[str, object]], int, lis
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("lightpath")
-    cap = tmp / "gateway.pcap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(cap), "--size", "4M", "--seed", "3",
-                    "--profile", "bulk", "--pool", str(tmp / "pool.json")], check=True, capture_output=True,
-                   timeout=600)
-    return cap
+    return generated_capture(tmp_path_factory.mktemp("lightpath"), "4M", 3, "bulk")
 
 
 def _epb(frame: bytes, units: int, big: bool, iid: int = 0) -> bytes:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.unit.bench_capture import generated_capture
 
 from tlsdoctor.api import iter_connections
 from tlsdoctor.engine import HOUSEKEEPING_MASK, CaptureAnalyzer
@@ -77,11 +78,7 @@ def test_the_analyzer_calls_its_hook_before_every_1024th_frame(jobs: int) -> Non
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 5 MB capture of the bench's gateway mix: about 20,000 frames."""
-    tmp = tmp_path_factory.mktemp("progress")
-    cap = tmp / "gen.pcap"
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_capture.py"), str(cap), "--size", "5M", "--seed", "5",
-                    "--pool", str(tmp / "pool.json")], check=True, capture_output=True, timeout=600)
-    return cap
+    return generated_capture(tmp_path_factory.mktemp("progress"), "5M", 5, name="gen.pcap")
 
 
 def test_progress_goes_up_to_the_whole_file_in_one_process_and_on_workers(generated: Path) -> None:
