@@ -455,21 +455,15 @@ def _with_clock_offset(pcap: Path, out: Path, offset_s: int) -> Path:
     holds when the shift is large enough (pcapng's time stamps are 64 bits and its offsets too)."""
     import struct
 
-    def block(btype: int, body: bytes) -> bytes:
-        body += bytes(-len(body) % 4)
-        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+    from tests.unit.test_capture_readers import epb, idb, shb
 
     data = pcap.read_bytes()
     (linktype,) = struct.unpack_from("<I", data, 20)
-    options = (struct.pack("<HHB3x", 9, 1, 6) + struct.pack("<HHq", 14, 8, offset_s) + struct.pack("<HH", 0, 0))
-    parts = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-             block(1, struct.pack("<HHI", linktype, 0, 65535) + options)]
+    parts = [shb("<"), idb("<", linktype, tsresol=6, tsoffset=offset_s)]
     p = 24
     while p + 16 <= len(data):
-        sec, usec, caplen, origlen = struct.unpack_from("<IIII", data, p)
-        ts = sec * 1_000_000 + usec
-        parts.append(block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, caplen, origlen)
-                           + data[p + 16 : p + 16 + caplen]))
+        sec, usec, caplen, _origlen = struct.unpack_from("<IIII", data, p)
+        parts.append(epb("<", 0, sec * 1_000_000 + usec, data[p + 16 : p + 16 + caplen]))
         p += 16 + caplen
     out.write_bytes(b"".join(parts))
     return out
