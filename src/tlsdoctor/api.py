@@ -21,7 +21,7 @@ from tlsdoctor.capture import open_capture
 from tlsdoctor.connection import ConnectionRecord
 from tlsdoctor.engine import CaptureAnalyzer, EngineStats, embedded_keylog
 from tlsdoctor.evidence.intake import printable
-from tlsdoctor.progress import Progress, follow
+from tlsdoctor.progress import Progress, follow_capture
 from tlsdoctor.tls.keylog import KeyLog, parse_keylog
 
 KeyLogArg = KeyLog | str | os.PathLike[str] | None
@@ -71,11 +71,9 @@ class ConnectionStream:
             analyzer = CaptureAnalyzer(self.name, keylog)
             analyzer.attach(source)
             self.stats = analyzer.stats
-            progress, name, total = self.progress, self.name, source.size or 0
-            done = follow(analyzer, source, lambda n: progress(name, n, total)) if progress is not None else None
+            done = follow_capture(analyzer, source, self.name, self.progress)
             yield from analyzer.analyze(frames)
-            if done is not None:
-                done()
+            done()
             kl_anomalies = [f"key log line {n}: {why}" for n, why in keylog.anomalies] if keylog is not None else []
             self.anomalies = [str(a) for a in source.anomalies] + kl_anomalies + analyzer.anomalies
 

@@ -28,7 +28,7 @@ from tlsdoctor.evidence.nginx_logs import AccessLogFormat
 from tlsdoctor.findings import Anomaly
 from tlsdoctor.logfindings import log_only_findings
 from tlsdoctor.parallel import default_jobs
-from tlsdoctor.progress import Progress, follow
+from tlsdoctor.progress import Progress, follow_capture
 from tlsdoctor.report.model import Input, Report
 from tlsdoctor.rules.base import ConfigFact, Context, LogLine
 from tlsdoctor.tls.certificates import CertificateFacts
@@ -150,11 +150,9 @@ def _read_capture(f: Sniffed, name: str, vantage: str | None, diagnosis: Diagnos
             frames, embedded = embedded_keylog(source)
             analyzer = CaptureAnalyzer(name, _keylog_for_capture(name, embedded, ev))
             analyzer.attach(source)
-            total = source.size or 0
-            done = follow(analyzer, source, lambda n: progress(name, n, total)) if progress is not None else None
+            done = follow_capture(analyzer, source, name, progress)
             diagnosis.add(name, vantage, analyzer.analyze(frames))
-            if done is not None:
-                done()
+            done()
             for a in source.anomalies:
                 ev.anomalies.append(Anomaly(a.kind, name, a.detail, frame=a.frame))
             for text in analyzer.anomalies:

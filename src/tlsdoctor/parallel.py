@@ -133,6 +133,28 @@ def _report_progress(analyzer: CaptureAnalyzer, source: CaptureSource, slot: int
     return follow(analyzer, source, _worker_progress.writer(slot))
 
 
+def _first_slots(files: list[tuple[str, str, int]]) -> list[int]:
+    """Each file's first slot of the shared progress, its tasks (flow shards) being the ones after it, and
+    the number of slots last."""
+    return list(itertools.accumulate((jobs for _p, _n, jobs in files), initial=0))
+
+
+def _poller(files: list[tuple[str, str, int]], shared: SharedProgress | None,
+            progress: Progress | None) -> Callable[[], None] | None:
+    """What tells ``progress`` how far each file (path, name, flow shards) has been read, its shards on
+    average, from their slots of ``shared``; None when no one asked for progress."""
+    if progress is None or shared is None:
+        return None
+    slots = _first_slots(files)
+    sizes = [os.path.getsize(path) for path, _n, _j in files]
+
+    def poll() -> None:
+        for i, (_path, name, jobs) in enumerate(files):
+            progress(name, min(sizes[i], shared.read(range(slots[i], slots[i + 1])) // jobs), sizes[i])
+
+    return poll
+
+
 def _results(futures: list[Future[_T]], poll: Callable[[], None] | None) -> list[_T]:
     """The futures' results, in order; with ``poll``, called every 0.2 s while they run (and once after)."""
     if poll is not None:
@@ -184,15 +206,9 @@ def analyze_sharded(path: str, name: str, jobs: int, into: Diagnosis, verify_fai
     ``keylog``: the key log given with it (the workers add the capture's embedded one); ``progress``: told
     how far the workers have read, on average, while they run."""
     shared = SharedProgress(jobs) if progress is not None else None
+    poll = _poller([(path, name, jobs)], shared, progress)
     with _workers(jobs, keylog, shared) as pool:
         futures = [pool.submit(_run_shard, (path, name, s, jobs, verify_failed)) for s in range(jobs)]
-        poll = None
-        if progress is not None and shared is not None:
-            total = os.path.getsize(path)
-
-            def poll() -> None:
-                progress(name, shared.read(range(jobs)) // jobs, total)
-
         results = _results(futures, poll)
     all_firsts = sorted(f for r in results for f in r.first_frames)
 
@@ -282,16 +298,9 @@ def connections_parallel(files: list[tuple[str, str, int]], workers: int, out: L
     import tempfile
 
     results: list[tuple[int, int, list[str]] | CaptureError] = []
-    slots = list(itertools.accumulate((jobs for _p, _n, jobs in files), initial=0))  # a file's first slot
+    slots = _first_slots(files)
     shared = SharedProgress(slots[-1]) if progress is not None else None
-    poll = None
-    if progress is not None and shared is not None:
-        sizes = [os.path.getsize(path) for path, _n, _j in files]
-
-        def poll() -> None:
-            for i, (_path, name, jobs) in enumerate(files):
-                progress(name, min(sizes[i], shared.read(range(slots[i], slots[i + 1])) // jobs), sizes[i])
-
+    poll = _poller(files, shared, progress)
     with (tempfile.TemporaryDirectory(prefix="tlsdoctor-shards-") as spool_dir,
           _workers(workers, None, shared) as pool):
         submitted = []

@@ -55,6 +55,20 @@ def follow(analyzer: CaptureAnalyzer, source: CaptureSource, report: Callable[[i
     return done
 
 
+def follow_capture(analyzer: CaptureAnalyzer, source: CaptureSource, name: str,
+                   progress: Progress | None) -> Callable[[], None]:
+    """``follow`` for ``progress(name, bytes read, total bytes)``; with no ``progress``, nothing is followed
+    and what it returns does nothing."""
+    if progress is None:
+        return _nothing
+    total = source.size or 0
+    return follow(analyzer, source, lambda n: progress(name, n, total))
+
+
+def _nothing() -> None:
+    pass
+
+
 class SharedProgress:
     """Bytes read by each task of a pool (a flow shard of a capture), in memory shared with forked
     workers: create it before the pool forks them. A worker writes its own slot (``writer``); the parent
